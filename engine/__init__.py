@@ -1,0 +1,28 @@
+"""chainrule's autodiff engine: scalar ``Value`` nodes and reverse-mode backprop.
+
+User API (what a notebook needs)::
+
+    from engine import Value, no_grad
+
+Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
+backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
+"""
+
+from .backward import backward_order
+from .ops import RULES, Rule
+from .value import Value, is_grad_enabled, no_grad
+
+__version__ = "0.1.0"
+
+#: Marks this package as chainrule's engine (``nn`` checks it at import).
+__chainrule__ = "engine"
+
+__all__ = [
+    "Value",
+    "no_grad",
+    "is_grad_enabled",
+    "backward_order",
+    "RULES",
+    "Rule",
+    "__version__",
+]

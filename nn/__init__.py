@@ -1,0 +1,36 @@
+"""chainrule's neural-network package, built only from ``engine.Value`` nodes.
+
+Every gradient in ``nn`` comes from the engine's graph: there are no
+hand-written layer derivatives anywhere in this package.
+"""
+
+__version__ = "0.1.0"
+
+
+def _check_engine() -> None:
+    """``engine`` and ``nn`` are generic names: make sure we found ours."""
+    try:
+        import engine
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "chainrule's nn needs its engine package, which could not be imported "
+            f"({error}). Reinstall with: pip install --force-reinstall chainrule"
+        ) from error
+    if getattr(engine, "__chainrule__", None) != "engine":
+        raise ImportError(
+            f"the 'engine' package found at {getattr(engine, '__file__', '?')} is not "
+            "chainrule's engine (another package of that name shadows it). Uninstall the "
+            "other package or run from a fresh virtual environment with: pip install chainrule"
+        )
+    if engine.__version__ != __version__:
+        raise ImportError(
+            f"chainrule's nn {__version__} found engine {engine.__version__} at "
+            f"{engine.__file__}; the two must be of the same version. "
+            "Reinstall with: pip install --force-reinstall chainrule"
+        )
+
+
+_check_engine()
+del _check_engine
+
+__all__ = ["__version__"]

@@ -1,0 +1,51 @@
+"""The two packages ship together: one version, and nn refuses a foreign engine."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import engine
+import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_one_version():
+    assert nn.__version__ == engine.__version__
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'version = { attr = "engine.__version__" }' in text
+
+
+def test_engine_core_has_no_runtime_dependency():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert "dependencies = []" in text
+    code = "import sys, engine; bad = [m for m in ('numpy', 'graphviz', 'torch') if m in sys.modules]; print(bad)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def _import_nn_with_fake_engine(tmp_path, engine_source):
+    fake = tmp_path / "engine"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(textwrap.dedent(engine_source))
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); sys.path.insert(1, {str(ROOT)!r}); import nn"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_nn_refuses_a_foreign_engine(tmp_path):
+    out = _import_nn_with_fake_engine(tmp_path, "x = 1\n")
+    assert out.returncode != 0
+    assert "is not chainrule's engine" in out.stderr
+
+
+def test_nn_refuses_an_engine_of_another_version(tmp_path):
+    out = _import_nn_with_fake_engine(tmp_path, "__chainrule__ = 'engine'\n__version__ = '0.0.1'\n")
+    assert out.returncode != 0
+    assert "must be of the same version" in out.stderr
+
+
+def test_demo_runs():
+    out = subprocess.run([sys.executable, "-m", "nn.demo"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "d out / d w1" in out.stdout
