@@ -8,7 +8,8 @@ respect to each input, evaluated at the forward values. ``backward()`` (in
 
 The node interface that the graph drawer, the explainer and any extension may
 rely on is small and public: ``data``, ``grad``, ``label``, ``op``, ``inputs``,
-``local_grads``, ``rule`` and ``arg`` (the constant of ``x ** c``, else None).
+``local_grads``, ``rule``, ``arg`` (the constant of ``x ** c``, else None) and
+``scope`` (the nn modules that made the node, outermost first).
 
 Design notes (why it looks like this):
 
@@ -35,11 +36,11 @@ __all__ = ["Value", "no_grad", "is_grad_enabled"]
 
 Number = int | float
 
-# Module state: is a graph being recorded, and which object (an nn module, say)
-# is the current "scope" that new nodes remember. Both are switched by context
-# managers below; nodes read them once, when they are made.
+# Module state: is a graph being recorded, and inside which objects (nn modules,
+# outermost first) new nodes are being made. Both are switched by the context
+# managers below; nodes read them once, when they are made, and share the tuple.
 _grad_enabled = True
-_scope: Any = None
+_scope: tuple = ()
 
 _RULES = RULES  # bound once: the ops below look their rule up here
 
@@ -70,12 +71,14 @@ def no_grad() -> Iterator[None]:
 def scope(owner: Any) -> Iterator[None]:
     """Extension API: nodes made inside this block remember ``owner``.
 
-    ``nn`` modules wrap their forward computation in it, so the drawer can group
-    a network's nodes by neuron and layer. Read it back as ``node.scope``.
+    Blocks nest: a node made by a neuron inside a layer inside an MLP has
+    ``node.scope == (mlp, layer, neuron)``, outermost first. ``nn`` modules wrap
+    their forward computation in it, so the drawer can group a network's nodes
+    by neuron or layer. Costs one small tuple per block, nothing per node.
     """
     global _scope
     previous = _scope
-    _scope = owner
+    _scope = previous + (owner,)
     try:
         yield
     finally:
@@ -171,8 +174,9 @@ class Value:
         return self._arg
 
     @property
-    def scope(self) -> Any:
-        """The object (e.g. an nn Neuron) in whose ``scope()`` this node was made."""
+    def scope(self) -> tuple:
+        """The objects (e.g. nn modules) in whose ``scope()`` blocks this node was made,
+        outermost first; ``()`` outside any."""
         return self._scope
 
     def is_leaf(self) -> bool:

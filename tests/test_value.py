@@ -132,3 +132,20 @@ def test_errors_are_not_asserts():
 
 def test_inf_data_is_allowed():
     assert Value(math.inf).data == math.inf
+
+
+def test_scope_nests_and_is_shared():
+    from engine.value import scope
+
+    x = Value(1.0)
+    assert x.scope == ()
+    with scope("layer"):
+        y = x * 2
+        with scope("neuron"):
+            z = y.tanh()
+            w = z + 1
+        v = y - 1
+    after = v * 3
+    assert y.scope == ("layer",) and v.scope == ("layer",)
+    assert z.scope == ("layer", "neuron") and z.scope is w.scope
+    assert after.scope == ()
