@@ -106,7 +106,7 @@ def _neg(x: float) -> tuple[float, float]:
 
 
 def _pow_const(x: float, c: float) -> tuple[float, float]:
-    if x < 0.0 and c != int(c):
+    if x < 0.0 and not c.is_integer():
         raise ValueError(
             f"a negative base to the non-integer power {c} is not a real number"
         )

@@ -280,7 +280,7 @@ class Value:
 
     def __pow__(self, other: Value | Number) -> Value:
         """x ** c (c a number: one input) or a ** b (b a Value: two inputs)"""
-        if type(other) is Value:
+        if isinstance(other, Value):
             return self._binary("pow", other)
         return self._unary("pow_const", _as_float(other, "Value ** exponent"))
 

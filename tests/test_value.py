@@ -149,3 +149,11 @@ def test_scope_nests_and_is_shared():
     assert y.scope == ("layer",) and v.scope == ("layer",)
     assert z.scope == ("layer", "neuron") and z.scope is w.scope
     assert after.scope == ()
+
+
+def test_infinite_or_nan_exponent_is_not_a_crash():
+    # the sign/integer check must not choke on inf or nan exponents
+    assert (Value(2.0) ** math.inf).data == math.inf
+    assert math.isnan((Value(2.0) ** math.nan).data)
+    with pytest.raises(ValueError, match="pow_const"):
+        Value(-2.0) ** math.nan
