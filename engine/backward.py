@@ -21,49 +21,66 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["backward_order", "backward"]
 
 
+def _count_uses(root: Value, reset: bool = False) -> dict[Value, int]:
+    """How many times each node reachable from ``root`` is used as an input
+    (a node used twice, as in ``a * a``, counts twice); the root counts 0.
+
+    With ``reset``, also set every interior node's grad to 0 on the way (what
+    ``backward`` needs before it accumulates). An explicit stack, no recursion.
+    """
+    uses: dict[Value, int] = {root: 0}
+    get = uses.get
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        a = node._a
+        if a is None:  # a leaf: no inputs
+            continue
+        if reset:
+            node.grad = 0.0
+        n = get(a)
+        if n is None:
+            uses[a] = 1
+            push(a)
+        else:
+            uses[a] = n + 1
+        b = node._b
+        if b is not None:
+            n = get(b)
+            if n is None:
+                uses[b] = 1
+                push(b)
+            else:
+                uses[b] = n + 1
+    return uses
+
+
 def backward_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, root first, each after all its users.
 
     Kahn's algorithm on the reversed graph: count how many times each node is
-    used as an input (a node used twice, as in ``a * a``, counts twice), then
-    release a node when its count drops to zero. Both passes use an explicit
-    stack, never recursion.
+    used as an input, then release a node when its count drops to zero. Both
+    passes use an explicit stack, never recursion.
     """
-    uses: dict[Value, int] = {root: 0}
-    stack = [root]
-    pop, push = stack.pop, stack.append
-    while stack:  # pass 1: count the uses of every reachable node
-        node = pop()
-        a = node._a
-        if a is not None:
-            if a in uses:
-                uses[a] += 1
-            else:
-                uses[a] = 1
-                push(a)
-            b = node._b
-            if b is not None:
-                if b in uses:
-                    uses[b] += 1
-                else:
-                    uses[b] = 1
-                    push(b)
-
+    uses = _count_uses(root)
     order = []
     ready = [root]
     pop, push, emit = ready.pop, ready.append, order.append
-    while ready:  # pass 2: a node is ready when all its users are done
+    while ready:  # a node is ready when all its users are done
         node = pop()
         emit(node)
         a = node._a
         if a is not None:
-            uses[a] -= 1
-            if not uses[a]:
+            n = uses[a] - 1
+            uses[a] = n
+            if not n:
                 push(a)
             b = node._b
             if b is not None:
-                uses[b] -= 1
-                if not uses[b]:
+                n = uses[b] - 1
+                uses[b] = n
+                if not n:
                     push(b)
     if len(order) != len(uses):  # pragma: no cover - impossible for graphs built by ops
         raise RuntimeError(
@@ -78,17 +95,31 @@ def backward(root: Value) -> None:
     Semantics (as in PyTorch): interior nodes' grads are reset to 0 first, the
     root is seeded with 1 (``root.grad += 1`` if the root is itself a leaf),
     and leaves *accumulate*: call ``zero_grad`` between training steps.
+
+    It walks the nodes in ``backward_order``, but without building that list:
+    a node's grad is complete exactly when Kahn's algorithm releases it (all its
+    users have passed their share back), so it passes its own share on right
+    then: ``input.grad += local * node.grad``, one edge at a time.
     """
-    order = backward_order(root)
-    for node in order:
-        if node._a is not None:
-            node.grad = 0.0
+    uses = _count_uses(root, reset=True)
     root.grad += 1.0
-    for node in order:  # the chain rule, one edge at a time
+    ready = [root]
+    pop, push = ready.pop, ready.append
+    while ready:
+        node = pop()
         a = node._a
-        if a is not None:
-            g = node.grad
-            a.grad += node._da * g
-            b = node._b
-            if b is not None:
-                b.grad += node._db * g
+        if a is None:
+            continue
+        g = node.grad
+        a.grad += node._da * g
+        n = uses[a] - 1
+        uses[a] = n
+        if not n:
+            push(a)
+        b = node._b
+        if b is not None:
+            b.grad += node._db * g
+            n = uses[b] - 1
+            uses[b] = n
+            if not n:
+                push(b)

@@ -42,7 +42,20 @@ Number = int | float
 _grad_enabled = True
 _scope: tuple = ()
 
-_RULES = RULES  # bound once: the ops below look their rule up here
+_RULES = RULES
+
+
+def _rule(op: str) -> Rule:
+    # Ops hold their Rule object directly: one dict lookup when the module
+    # loads instead of one per node (see bench/NOTES.md).
+    return RULES[op]
+
+
+_ADD, _SUB, _MUL, _DIV, _POW, _POW_CONST = (
+    _rule(op) for op in ("add", "sub", "mul", "div", "pow", "pow_const"))
+_NEG, _EXP, _LOG, _TANH, _SIGMOID, _RELU, _SIN, _COS, _SQRT, _ABS = (
+    _rule(op) for op in ("neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos",
+                         "sqrt", "abs"))
 
 
 def is_grad_enabled() -> bool:
@@ -189,8 +202,7 @@ class Value:
         name = f"{self.label!r} " if self.label else ""
         return f"node {name}with value {self.data!r}"
 
-    def _unary(self, op: str, arg: float | None = None) -> Value:
-        rule = _RULES[op]
+    def _unary(self, rule: Rule, arg: float | None = None) -> Value:
         try:
             if arg is None:
                 data, da = rule.apply(self.data)
@@ -205,7 +217,7 @@ class Value:
         out._b = out._db = None
         out._scope = _scope
         if _grad_enabled:
-            out.op = op
+            out.op = rule.name
             out._a = self
             out._da = da
             out._arg = arg
@@ -214,8 +226,7 @@ class Value:
             out._a = out._da = out._arg = None
         return out
 
-    def _binary(self, op: str, other: Value) -> Value:
-        rule = _RULES[op]
+    def _binary(self, rule: Rule, other: Value) -> Value:
         try:
             data, da, db = rule.apply(self.data, other.data)
         except (ValueError, ZeroDivisionError, OverflowError) as error:
@@ -227,7 +238,7 @@ class Value:
         out._arg = None
         out._scope = _scope
         if _grad_enabled:
-            out.op = op
+            out.op = rule.name
             out._a = self
             out._b = other
             out._da = da
@@ -241,39 +252,39 @@ class Value:
 
     def __add__(self, other: Value | Number) -> Value:
         """a + b"""
-        return self._binary("add", other if type(other) is Value else _const(other, "+"))
+        return self._binary(_ADD, other if type(other) is Value else _const(other, "+"))
 
     def __radd__(self, other: Number) -> Value:
         """b + a with b a number"""
-        return _const(other, "+")._binary("add", self)
+        return _const(other, "+")._binary(_ADD, self)
 
     def __sub__(self, other: Value | Number) -> Value:
         """a - b"""
-        return self._binary("sub", other if type(other) is Value else _const(other, "-"))
+        return self._binary(_SUB, other if type(other) is Value else _const(other, "-"))
 
     def __rsub__(self, other: Number) -> Value:
         """b - a with b a number"""
-        return _const(other, "-")._binary("sub", self)
+        return _const(other, "-")._binary(_SUB, self)
 
     def __mul__(self, other: Value | Number) -> Value:
         """a * b"""
-        return self._binary("mul", other if type(other) is Value else _const(other, "*"))
+        return self._binary(_MUL, other if type(other) is Value else _const(other, "*"))
 
     def __rmul__(self, other: Number) -> Value:
         """b * a with b a number"""
-        return _const(other, "*")._binary("mul", self)
+        return _const(other, "*")._binary(_MUL, self)
 
     def __truediv__(self, other: Value | Number) -> Value:
         """a / b"""
-        return self._binary("div", other if type(other) is Value else _const(other, "/"))
+        return self._binary(_DIV, other if type(other) is Value else _const(other, "/"))
 
     def __rtruediv__(self, other: Number) -> Value:
         """b / a with b a number"""
-        return _const(other, "/")._binary("div", self)
+        return _const(other, "/")._binary(_DIV, self)
 
     def __neg__(self) -> Value:
         """-x"""
-        return self._unary("neg")
+        return self._unary(_NEG)
 
     def __pos__(self) -> Value:
         return self
@@ -281,50 +292,50 @@ class Value:
     def __pow__(self, other: Value | Number) -> Value:
         """x ** c (c a number: one input) or a ** b (b a Value: two inputs)"""
         if isinstance(other, Value):
-            return self._binary("pow", other)
-        return self._unary("pow_const", _as_float(other, "Value ** exponent"))
+            return self._binary(_POW, other)
+        return self._unary(_POW_CONST, _as_float(other, "Value ** exponent"))
 
     def __rpow__(self, other: Number) -> Value:
         """c ** x with c a number: the base becomes a constant node"""
-        return _const(other, "**")._binary("pow", self)
+        return _const(other, "**")._binary(_POW, self)
 
     # --- functions -----------------------------------------------------------
 
     def exp(self) -> Value:
         """e^x"""
-        return self._unary("exp")
+        return self._unary(_EXP)
 
     def log(self) -> Value:
         """natural log, ln x (x > 0)"""
-        return self._unary("log")
+        return self._unary(_LOG)
 
     def tanh(self) -> Value:
         """tanh x"""
-        return self._unary("tanh")
+        return self._unary(_TANH)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e^-x)"""
-        return self._unary("sigmoid")
+        return self._unary(_SIGMOID)
 
     def relu(self) -> Value:
         """max(x, 0), with derivative 0 at 0"""
-        return self._unary("relu")
+        return self._unary(_RELU)
 
     def sin(self) -> Value:
         """sin x"""
-        return self._unary("sin")
+        return self._unary(_SIN)
 
     def cos(self) -> Value:
         """cos x"""
-        return self._unary("cos")
+        return self._unary(_COS)
 
     def sqrt(self) -> Value:
         """square root (x >= 0)"""
-        return self._unary("sqrt")
+        return self._unary(_SQRT)
 
     def abs(self) -> Value:
         """|x|, with derivative 0 at 0"""
-        return self._unary("abs")
+        return self._unary(_ABS)
 
     __abs__ = abs
 
@@ -379,6 +390,15 @@ _new = object.__new__
 
 def _const(number: Any, symbol: str) -> Value:
     """A number mixed with Values becomes a constant leaf node."""
+    kind = type(number)
+    if kind is float or kind is int:  # the common case (x * 2, 1 - y), without the checks
+        out = _new(Value)
+        out.data = float(number)
+        out.grad = 0.0
+        out.label = out.op = ""
+        out._a = out._b = out._da = out._db = out._arg = None
+        out._scope = _scope
+        return out
     if isinstance(number, Value):  # a Value subclass on the right
         return number
     try:
