@@ -1,0 +1,329 @@
+"""The compiled tape: record one sample's graph once, replay it over a batch with NumPy.
+
+Training with scalar Values builds a fresh graph for every sample of every
+step. The graph of an MLP does not depend on the sample, though: only the
+numbers flowing through it do. A ``Tape`` records that graph once, from
+placeholder input leaves, and replays it for a whole batch at a time: every
+node becomes one vectorised NumPy call over the batch, made with the same
+rule (``Rule.apply_array``, next to the scalar ``Rule.apply`` in the rule
+table), and the backward pass is the same chain-rule loop, with arrays::
+
+    input.grad += local * node.grad       # one value per sample
+
+Leaves that are not placeholders (parameters, constants) hold one number for
+the whole batch. Their gradient is the sum over the batch of every sample's
+gradient, which is what one backward of ``sum(loss of each sample)`` gives.
+
+>>> from engine import Value
+>>> from engine.tape import Tape
+>>> x = Value(0.0, label="x")                 # a placeholder: one value per sample
+>>> w = Value(3.0, label="w")                 # a parameter
+>>> y = (w * x).tanh()
+>>> tape = Tape(y, inputs=[x])
+>>> out = tape.forward([[0.0], [0.1], [0.2]])  # three samples, one input each
+>>> out[:, 0].round(4).tolist()              # tanh(3 x) for each sample
+[0.0, 0.2913, 0.537]
+>>> tape.backward()              # d(sum of outputs)/dw = sum of x (1 - tanh(3x)^2)
+>>> round(w.grad, 4)
+0.2338
+
+NB where this differs from the scalar engine: the recorded graph is fixed,
+so a model whose graph depends on the data (a Python ``if`` on a value,
+dropout masks) cannot be replayed; the replayed nodes are not Values, so
+there is nothing to draw per sample. What runs is the same graph, ops and
+derivative rules, vectorised. NumPy is needed for this file only
+(``pip install 'chainrule[numpy]'``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .ops import use_numpy
+from .value import Value
+
+np = use_numpy()  # a clear ImportError here if NumPy is missing
+
+__all__ = ["Tape", "fit_step"]
+
+
+def _inputs_first(outputs: Sequence[Value]) -> list[Value]:
+    """Every node the outputs depend on, each after all of its inputs (an explicit stack)."""
+    order: list[Value] = []
+    seen: set[Value] = set()
+    for root in outputs:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:  # its inputs are all in ``order`` by now
+                order.append(node)
+                continue
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.append((node, True))
+            for x in reversed(node.inputs):
+                if x not in seen:
+                    stack.append((x, False))
+    return order
+
+
+class Tape:
+    """A recorded graph, replayed over batches: ``forward(X)``, then ``backward()``.
+
+    Args:
+        outputs: the Value (or list of Values) to compute, e.g. a model's outputs
+            ``model(xs)`` or one sample's loss.
+        inputs: the placeholder leaves whose values change from sample to sample,
+            in the order of the columns of ``X`` (e.g. the ``xs`` given to the model;
+            a target can be one too).
+        parameters: the leaves that receive gradients (e.g. ``model.parameters()``);
+            default: every other leaf. Leaves left out are constants.
+
+    Each ``forward`` reads the current ``.data`` of every non-placeholder leaf, so
+    a tape recorded once follows the parameters as an optimizer updates them.
+    """
+
+    def __init__(
+        self,
+        outputs: Value | Sequence[Value],
+        inputs: Sequence[Value],
+        parameters: Sequence[Value] | None = None,
+    ) -> None:
+        outputs = [outputs] if isinstance(outputs, Value) else list(outputs)
+        inputs = list(inputs)
+        for what, values in (("outputs", outputs), ("inputs", inputs)):
+            bad = [v for v in values if not isinstance(v, Value)]
+            if bad:
+                raise TypeError(f"Tape {what} must be Values, got {bad[0]!r}")
+        if not outputs:
+            raise ValueError("Tape needs at least one output Value")
+        for x in inputs:
+            if not x.is_leaf():
+                raise ValueError(
+                    f"Tape input {x!r} is not a leaf: placeholders are the Values you made "
+                    "for one sample's inputs (e.g. [Value(0.0) for _ in range(nin)])"
+                )
+        if len(set(inputs)) != len(inputs):
+            raise ValueError("Tape inputs must be distinct Values (one per column of X)")
+
+        self.nodes = _inputs_first(outputs)
+        self.inputs, self.outputs = inputs, outputs
+        index = {node: i for i, node in enumerate(self.nodes)}
+        is_input = set(inputs)
+        wanted = None if parameters is None else set(parameters)
+
+        n = len(self.nodes)
+        # batched[i]: node i differs from sample to sample (it depends on a placeholder).
+        # wants[i]: node i leads to a leaf that receives a gradient.
+        batched = [node in is_input for node in self.nodes]
+        wants = [False] * n
+        self._leaves: list[tuple[int, Value]] = []  # leaves read once per batch
+        self._steps: list[tuple] = []  # forward: (i, apply, a, b, arg)
+        self._back: list[tuple] = []  # backward: (i, a, b, a batched?, b batched?, wants a?, ...)
+        for i, node in enumerate(self.nodes):
+            if node.is_leaf():
+                if not batched[i]:
+                    self._leaves.append((i, node))
+                    wants[i] = wanted is None or node in wanted
+                continue
+            a = index[node._a]
+            b = None if node._b is None else index[node._b]
+            batched[i] = batched[a] or (b is not None and batched[b])
+            wants[i] = wants[a] or (b is not None and wants[b])
+            apply = node.rule.apply_array if batched[i] else node.rule.apply
+            self._steps.append((i, apply, a, b, node.arg))
+            if wants[i]:
+                self._back.append((i, a, b, batched[a], b is not None and batched[b],
+                                   wants[a], b is not None and wants[b]))
+        self._back.reverse()  # outputs first, each node before its inputs
+        self._batched, self._wants = batched, wants
+        self._input_index = [index.get(x) for x in inputs]  # None: an unused input
+        self._output_index = [index[o] for o in outputs]
+        self._gradient_leaves = [(i, leaf) for i, leaf in self._leaves if wants[i]]
+        self._values: list[Any] | None = None
+        self._locals: list[Any] | None = None
+        self._size = 0
+
+    def __repr__(self) -> str:
+        return (f"Tape({len(self.nodes)} nodes: {len(self.inputs)} inputs, "
+                f"{len(self._gradient_leaves)} parameters, {len(self.outputs)} outputs)")
+
+    # --- forward -------------------------------------------------------------------
+
+    def forward(self, X: Any) -> Any:
+        """Run the recorded graph on every row of ``X`` (shape: samples x inputs).
+
+        Returns a NumPy array of shape samples x outputs, and keeps every node's
+        values and local derivatives for ``backward``.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1 and len(self.inputs) == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != len(self.inputs) or X.shape[0] == 0:
+            raise ValueError(
+                f"Tape.forward needs a non-empty array of shape (samples, {len(self.inputs)}),"
+                f" one column per input; got shape {X.shape}"
+            )
+        columns = np.ascontiguousarray(X.T)
+        values: list[Any] = [None] * len(self.nodes)
+        local: list[Any] = [None] * len(self.nodes)
+        for i, leaf in self._leaves:
+            values[i] = leaf.data
+        for j, i in enumerate(self._input_index):
+            if i is not None:
+                values[i] = columns[j]
+        # Domain errors are checked explicitly by the rules (as the scalar forms raise
+        # them); 0 * inf and the like give nan silently, as with floats.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for i, apply, a, b, arg in self._steps:
+                try:
+                    if b is not None:
+                        result = apply(values[a], values[b])
+                    elif arg is None:
+                        result = apply(values[a])
+                    else:
+                        result = apply(values[a], arg)
+                except (ValueError, ZeroDivisionError, OverflowError) as error:
+                    raise self._error(error, i) from None
+                values[i] = result[0]
+                local[i] = result
+        self._values, self._locals, self._size = values, local, X.shape[0]
+        return np.column_stack([np.broadcast_to(values[i], X.shape[0])
+                                for i in self._output_index])
+
+    def _error(self, error: Exception, i: int) -> Exception:
+        node = self.nodes[i]
+        name = f" {node.label!r}" if node.label else ""
+        return type(error)(
+            f"{node.op} ({node.rule.expression}) at tape node{name} (node {i} of "
+            f"{len(self.nodes)}), for at least one sample of the batch: {error}"
+        )
+
+    # --- backward ------------------------------------------------------------------
+
+    def backward(self, grad_outputs: Any = None) -> None:
+        """The chain rule over the batch, from the outputs of the last ``forward``.
+
+        ``grad_outputs`` (shape samples x outputs) is d(loss)/d(output) for every
+        sample, e.g. from the loss built on the outputs; default: all ones, i.e.
+        the gradient of the sum of every output over the batch. Each parameter's
+        ``.grad`` gets the sum over the batch added (leaves accumulate, as in
+        ``Value.backward``). The placeholders' gradients, one row per sample,
+        are left in ``self.input_grads``.
+        """
+        if self._locals is None:
+            raise RuntimeError("Tape.backward needs a forward() first")
+        size, batched, local = self._size, self._batched, self._locals
+        if grad_outputs is None:
+            grad_outputs = np.ones((size, len(self.outputs)))
+        G = np.asarray(grad_outputs, dtype=np.float64).reshape(size, len(self.outputs))
+        grads: list[Any] = [None] * len(self.nodes)
+        for k, i in enumerate(self._output_index):
+            g = G[:, k].copy() if batched[i] else float(G[:, k].sum())
+            grads[i] = g if grads[i] is None else grads[i] + g
+        for i, a, b, a_batched, b_batched, wants_a, wants_b in self._back:
+            g = grads[i]
+            if g is None:
+                continue
+            result = local[i]
+            if wants_a:
+                grads[a] = _pass_back(grads[a], result[1], g, a_batched)
+            if wants_b:
+                grads[b] = _pass_back(grads[b], result[2], g, b_batched)
+        for i, leaf in self._gradient_leaves:
+            if grads[i] is not None:
+                leaf.grad += grads[i]
+        self.input_grads = np.column_stack([
+            np.zeros(size) if i is None or grads[i] is None else np.broadcast_to(grads[i], size)
+            for i in self._input_index
+        ]) if self.inputs else np.zeros((size, 0))
+
+
+def _pass_back(total: Any, local: Any, g: Any, batched: bool) -> Any:
+    """``total + local * g``: one edge of the chain rule, for every sample at once.
+
+    An input that is the same for every sample (``batched`` False) gets the sum
+    over the batch, as a float; ``np.dot`` sums ``local * g`` in one call.
+    """
+    if batched:
+        contribution = local * g
+        if total is None:
+            return contribution
+        total += contribution  # in place: ``total`` is an array made in here
+        return total
+    if isinstance(g, float):  # a node that is the same for every sample
+        contribution = local * g
+    elif isinstance(local, float):
+        contribution = local * float(g.sum())
+    else:
+        contribution = float(np.dot(local, g))
+    return contribution if total is None else total + contribution
+
+
+# --- fit(compiled=True) -------------------------------------------------------------
+
+
+def fit_step(model: Any, loss_fn: Callable, params: list[Value], l2: float = 0.0):
+    """The training step of ``nn.fit(..., compiled=True)``.
+
+    Returns ``step(xs, targets) -> (data_loss, total_loss, outputs)`` like the
+    plain step: it leaves the batch's gradient in every ``p.grad``. The model's
+    graph is recorded once (on the first batch) and replayed over each batch; the
+    loss is then built by the same loss function, on leaves holding the model's
+    outputs, so every loss and reduction behaves exactly as in the plain step,
+    and ``loss.backward()`` gives d(loss)/d(output) for every sample, from which
+    the tape's backward carries the gradient into the parameters.
+    """
+    penalty = None
+    if l2:
+        from nn.losses import l2_penalty as penalty
+    _check_replayable(model)
+    tape: Tape | None = None
+
+    def step(xs: list, targets: list):
+        nonlocal tape
+        X = np.asarray(xs, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"fit(compiled=True) needs every sample to be a list of "
+                             f"numbers of the same length; got an array of shape {X.shape}")
+        if tape is None:
+            tape = record(model, X.shape[1], params)
+        outputs = tape.forward(X)
+        rows = [[Value(v) for v in row] for row in outputs.tolist()]
+        data_loss = loss_fn(rows, targets)
+        if not isinstance(data_loss, Value):
+            raise TypeError(f"fit: the loss function returned {type(data_loss).__name__} "
+                            f"{data_loss!r}, not a Value; build it from the outputs' Values")
+        total = data_loss + penalty(params, lam=l2) if l2 else data_loss
+        total.backward()  # d(total)/d(output) per sample; the penalty's share goes to p.grad
+        tape.backward([[v.grad for v in row] for row in rows])
+        return data_loss.data, total.data, outputs.tolist()
+
+    return step
+
+
+def record(model: Any, nin: int, parameters: Sequence[Value] | None = None) -> Tape:
+    """Record ``model`` (called on ``nin`` placeholder inputs ``x1..xn``) as a Tape."""
+    xs = [Value(0.0, label=f"x{j}") for j in range(1, nin + 1)]
+    outputs = model(xs)
+    if isinstance(outputs, Value):
+        outputs = [outputs]
+    return Tape(outputs, xs, parameters)
+
+
+def _check_replayable(model: Any) -> None:
+    """Refuse models whose graph changes from sample to sample (dropout in training)."""
+    stack = [model]
+    while stack:
+        module = stack.pop()
+        if getattr(module, "kind", None) == "dropout" and getattr(module, "p", 0) > 0:
+            raise ValueError(
+                "fit(compiled=True) replays one recorded graph, but dropout draws a new "
+                "mask for every sample; train this model with compiled=False, or without "
+                "dropout"
+            )
+        children = getattr(module, "children", None)
+        if callable(children):
+            stack.extend(children())
