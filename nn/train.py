@@ -110,10 +110,10 @@ def _label_rule(targets: list, width: int, threshold: float | None):
         kinds = set(float(v) for v in values)
         if kinds <= {0.0, 1.0}:
             cut = 0.5 if threshold is None else threshold
-            return (lambda out: 1.0 if out[0] > cut else 0.0), float
+            return (lambda out: 1.0 if out[0] > cut else 0.0), _as_label
         if kinds <= {-1.0, 1.0}:
             cut = 0.0 if threshold is None else threshold
-            return (lambda out: 1.0 if out[0] > cut else -1.0), float
+            return (lambda out: 1.0 if out[0] > cut else -1.0), _as_label
         return "with one output, labels must be 0/1 or -1/+1"
     if all(_is_integral(_scalar(t)) for t in targets):
         classes = [int(_scalar(t)) for t in targets]
@@ -125,6 +125,10 @@ def _label_rule(targets: list, width: int, threshold: float | None):
         return _argmax, _argmax
     return (f"with {width} outputs, targets must be class indices (ints) "
             "or one-hot lists")
+
+
+def _as_label(target: Any) -> float:
+    return float(_scalar(target))
 
 
 def _argmax(values: Sequence[float]) -> int:
@@ -383,6 +387,15 @@ def _compiled_step(model: Any, loss_fn: Callable, params: list[Value], l2: float
     return make(model, loss_fn, params, l2)
 
 
+def _diverged(loss: Any, epoch: int, batch: int, batches: int, optimizer: Any):
+    return FloatingPointError(
+        f"fit: the loss is {loss} at epoch {epoch}, batch {batch} of {batches}: training "
+        f"diverged. Try a lower learning rate (optimizer.lr = {getattr(optimizer, 'lr', '?')}), "
+        "scale the inputs, or use a numerically stable loss (e.g. 'bce_with_logits'); "
+        "the weights are those before this batch's step"
+    )
+
+
 def fit(
     model: Any,
     X: Any,
@@ -498,7 +511,7 @@ def fit(
         for epoch in range(1, epochs + 1):
             if hasattr(model, "train"):
                 model.train()
-            if shuffle:
+            if shuffle and batches > 1:  # one full batch: the order changes nothing
                 rng.shuffle(order)
             loss_sum, correct = 0.0, 0
             for batch in range(1, batches + 1):
@@ -508,14 +521,13 @@ def fit(
                 optimizer.zero_grad()
                 if hasattr(model, "zero_grad"):
                     model.zero_grad()
-                data_loss, total_loss, outputs = step(xs, ts)
+                try:
+                    data_loss, total_loss, outputs = step(xs, ts)
+                except OverflowError as error:  # e.g. exp or ** beyond the float range
+                    raise _diverged(f"too large ({error})", epoch, batch, batches,
+                                    optimizer) from error
                 if not math.isfinite(total_loss):
-                    raise FloatingPointError(
-                        f"fit: the loss is {total_loss} at epoch {epoch}, batch {batch} of "
-                        f"{batches}: training diverged. Try a lower learning rate "
-                        f"(optimizer.lr = {getattr(optimizer, 'lr', '?')}), scale the inputs, "
-                        "or use a numerically stable loss (e.g. 'bce_with_logits')"
-                    )
+                    raise _diverged(total_loss, epoch, batch, batches, optimizer)
                 optimizer.step()
                 loss_sum += data_loss * len(chosen)
                 if rule is None:
