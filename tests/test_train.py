@@ -7,8 +7,20 @@ import pytest
 from oracles import torch_or_skip
 
 import engine
+import nn
 from engine import Value, is_grad_enabled
-from nn import SGD, Adam, History, accuracy, fit, lecture_table, predict
+from nn import (
+    SGD,
+    Adam,
+    History,
+    accuracy,
+    fit,
+    lecture_table,
+    make_moons,
+    make_spiral,
+    make_xor,
+    predict,
+)
 
 
 class StandIn:
@@ -50,7 +62,7 @@ def mse(outputs, targets):
     return sum((out[0] - t) ** 2 for out, t in zip(outputs, targets)) / len(targets)
 
 
-def torch_loop(model, X, y, batches, epochs, make_optimizer):
+def torch_loop(model, X, y, batches, epochs, make_optimizer, l2=0.0):
     """The same training in PyTorch float64, same weights, same batches in the same order."""
     torch = torch_or_skip()
     layers = [(torch.tensor([[w.data for w in row] for row in W], dtype=torch.float64,
@@ -73,7 +85,8 @@ def torch_loop(model, X, y, batches, epochs, make_optimizer):
                         h = torch.tanh(h)
                 outs.append(h[0])
             loss = sum((o - y[i]) ** 2 for o, i in zip(outs, chosen)) / len(chosen)
-            loss.backward()
+            penalty = l2 / 2 * sum((p ** 2).sum() for p in params)
+            (loss + penalty).backward()
             opt.step()
             total += loss.item() * len(chosen)
         losses.append(total / len(X))
@@ -95,13 +108,38 @@ def test_fit_is_the_torch_training_loop(batch_size, batches):
                                                                            momentum=0.9))
     history = fit(model, X, y, loss=mse, optimizer=SGD(model.parameters(), lr=0.1, momentum=0.9),
                   epochs=4, batch_size=batch_size, shuffle=False, progress=False)
-    got = weights(model)
-    flat = lambda ws: [v for layer in ws for part in layer for v in (  # noqa: E731
-        [x for row in part for x in row] if isinstance(part[0], list) else part)]
-    assert flat(got) == pytest.approx(flat(expected), rel=1e-12, abs=1e-12)
+    assert flat(weights(model)) == pytest.approx(flat(expected), rel=1e-12, abs=1e-12)
     assert history.train_loss == pytest.approx(losses, rel=1e-12)
     assert history.train_accuracy == []  # regression targets: no accuracy
     assert history.epochs == 4 and history.best_epoch == 1 + losses.index(min(losses))
+
+
+def flat(ws):
+    return [v for layer in ws for part in layer for v in (
+        [x for row in part for x in row] if isinstance(part[0], list) else part)]
+
+
+def test_l2_penalty_is_added_to_the_minimised_loss():
+    torch = torch_or_skip()
+    pytest.importorskip("nn.losses")
+    X, y = lecture_table()
+    model = StandIn([2, 3, 1], seed=2)
+    expected, losses = torch_loop(model, X, y, [[0, 1, 2]], epochs=3, l2=0.3,
+                                  make_optimizer=lambda ps: torch.optim.SGD(ps, lr=0.1))
+    history = fit(model, X, y, loss=mse, epochs=3, l2=0.3, progress=False)
+    assert flat(weights(model)) == pytest.approx(flat(expected), rel=1e-12, abs=1e-12)
+    assert history.train_loss == pytest.approx(losses, rel=1e-12)  # reported without penalty
+
+
+def test_loss_by_name_is_the_nn_loss():
+    losses = pytest.importorskip("nn.losses")
+    X, y = lecture_table()
+    a, b = StandIn([2, 2, 1], seed=3), StandIn([2, 2, 1], seed=3)
+    ha = fit(a, X, y, loss="mse", epochs=3, progress=False)
+    hb = fit(b, X, y, loss=losses.mse_loss, epochs=3, progress=False)
+    assert ha.train_loss == hb.train_loss and weights(a) == weights(b)
+    assert ha.train_loss == pytest.approx(fit(StandIn([2, 2, 1], seed=3), X, y, loss=mse,
+                                              epochs=3, progress=False).train_loss, rel=1e-12)
 
 
 def test_fit_default_optimizer_is_sgd_lr_0_1():
@@ -394,3 +432,53 @@ def test_adam_training_lowers_the_loss():
     history = fit(model, X, y, loss=mse, optimizer=Adam(model.parameters(), lr=0.05),
                   epochs=60, progress=False)
     assert history.train_loss[-1] < 0.05 * history.train_loss[0]
+
+
+# --- learning works (with nn's MLP) ----------------------------------------------
+
+
+def mlp():
+    MLP = getattr(nn, "MLP", None)
+    if MLP is None:
+        pytest.skip("nn.MLP is not available in this checkout")
+    return MLP
+
+
+def test_moons_reach_97_percent_training_accuracy():
+    MLP = mlp()
+    X, y = make_moons(100, noise=0.1, seed=0, labels="pm1")
+    model = MLP(2, [16, 1], seed=0)
+    history = fit(model, X, y, loss="mse", optimizer=Adam(model.parameters(), lr=0.05),
+                  epochs=100, batch_size=20, seed=0, progress=False)
+    assert accuracy(model, X, y) >= 0.97
+    assert history.train_accuracy[-1] >= 0.9
+
+
+def test_moons_with_sigmoid_output_and_bce():
+    MLP = mlp()
+    X, y = make_moons(100, noise=0.1, seed=1)
+    model = MLP(2, [16, 1], output_activation="sigmoid", seed=1)
+    fit(model, X, y, loss="bce", optimizer=Adam(model.parameters(), lr=0.05), epochs=100,
+        batch_size=20, seed=1, progress=False)
+    assert accuracy(model, X, y) >= 0.97
+
+
+def test_xor_is_learned_exactly():
+    MLP = mlp()
+    X, y = make_xor()
+    model = MLP(2, [4, 1], seed=0)
+    history = fit(model, X, y, loss="bce_with_logits", optimizer=Adam(model.parameters(), lr=0.1),
+                  epochs=150, seed=0, progress=False)
+    assert accuracy(model, X, y, threshold=0.0) == 1.0
+    assert history.train_accuracy[-1] == 1.0  # fit used the logit threshold 0 too
+
+
+def test_spiral_with_cross_entropy_learns():
+    MLP = mlp()
+    X, y = make_spiral(30, classes=3, noise=0.1, seed=0)
+    model = MLP(2, [16, 3], seed=0)
+    history = fit(model, X, y, loss="cross_entropy",
+                  optimizer=Adam(model.parameters(), lr=0.05), epochs=60, batch_size=30,
+                  seed=0, progress=False)
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert accuracy(model, X, y) >= 0.8
