@@ -496,13 +496,22 @@ def fit(
     logits = loss == "bce_with_logits" or getattr(loss, "__name__", "") == \
         "binary_cross_entropy_with_logits"
     threshold = 0.0 if logits else None
+    rule = False  # how outputs become labels (False: accuracy not measured)
+    if metrics is None or metrics:
+        with _evaluating(model):  # one look at the output width, before any step
+            width = len(_outputs(model, rows[0]))
+        rule = _label_rule(targets, width, threshold)
+        if isinstance(rule, str):
+            if metrics:
+                raise ValueError(f"fit: metrics=['accuracy'] needs class labels: {rule} "
+                                 f"(got e.g. {targets[0]!r})")
+            rule = False
     make_step = _compiled_step if compiled else _scalar_step
     step = make_step(model, loss_fn, params, l2)
     bar = _tqdm()(total=epochs, desc="fit", unit="epoch") if progress else None
 
     rng = random.Random(seed)
     history = History()
-    rule = None  # how outputs become labels, fixed at the first batch
     best_loss, best_weights, waited = math.inf, None, 0
     was_training = getattr(model, "training", None)
     order = list(range(len(rows)))
@@ -530,15 +539,6 @@ def fit(
                     raise _diverged(total_loss, epoch, batch, batches, optimizer)
                 optimizer.step()
                 loss_sum += data_loss * len(chosen)
-                if rule is None:
-                    rule = _label_rule(targets, len(outputs[0]), threshold)
-                    if isinstance(rule, str):
-                        if metrics:
-                            raise ValueError(f"fit: metrics=['accuracy'] needs class labels: "
-                                             f"{rule} (got e.g. {targets[0]!r})")
-                        rule = False
-                    elif metrics is not None and not metrics:
-                        rule = False
                 if rule:
                     correct += _count_correct(outputs, ts, rule)
             history.train_loss.append(loss_sum / len(rows))

@@ -291,7 +291,7 @@ def test_fit_measures_accuracy_for_labels_and_uses_eval_mode_for_validation():
     assert len(history.train_accuracy) == len(history.val_accuracy) == 3
     assert all(0 <= a <= 1 for a in history.train_accuracy + history.val_accuracy)
     per_epoch = [(True, True)] * 4 + [(False, False)] * 4
-    assert model.calls == per_epoch * 3
+    assert model.calls == [(False, False)] + per_epoch * 3  # a first look at the output width
     assert history.val_accuracy[-1] == accuracy(model, X, y)
     assert model.training
 
@@ -301,14 +301,17 @@ def test_fit_restores_eval_mode():
     model.eval()
     X, y = lecture_table()
     fit(model, X, y, loss=mse, epochs=1, progress=False)
-    assert model.calls[0] == (True, True)  # trained in train mode
+    assert model.calls[1] == (True, True)  # trained in train mode
     assert not model.training  # and handed back as it came
 
 
 def test_metrics_argument():
     X, y = lecture_table()
+    model = StandIn([2, 1])
+    before = weights(model)
     with pytest.raises(ValueError, match=r"metrics=\['accuracy'\] needs class labels"):
-        fit(StandIn([2, 1]), X, y, loss=mse, epochs=1, progress=False, metrics=["accuracy"])
+        fit(model, X, y, loss=mse, epochs=1, progress=False, metrics=["accuracy"])
+    assert weights(model) == before  # rejected before any step
     labels = [1, 0, 1]
     assert fit(StandIn([2, 1]), X, labels, loss=mse, epochs=1, progress=False,
                metrics=[]).train_accuracy == []
