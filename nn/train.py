@@ -571,6 +571,8 @@ def fit(
                 bar.update(1)
             if early_stopping is not None and waited >= early_stopping:
                 history.stopped_early = True
+                if bar is not None:
+                    bar.set_description(f"fit stopped early (best epoch {history.best_epoch})")
                 break
     finally:
         if bar is not None:

@@ -337,6 +337,14 @@ def test_progress_bar_shows_epoch_loss_and_accuracy(capsys):
     assert "3/3" in err and "loss=" in err and "acc=" in err
 
 
+def test_progress_bar_says_when_it_stopped_early(capsys):
+    pytest.importorskip("tqdm")
+    X = [[0.5], [1.0]]
+    fit(StandIn([1, 1]), X, [0.5, 1.0], loss=mse, epochs=30, validation=(X, [-0.5, -1.0]),
+        early_stopping=2)
+    assert "fit stopped early (best epoch 1)" in capsys.readouterr().err
+
+
 def test_missing_tqdm_gives_a_clear_error(monkeypatch):
     import builtins
 
