@@ -2,6 +2,10 @@
 
 Every gradient in ``nn`` comes from the engine's graph: there are no
 hand-written layer derivatives anywhere in this package.
+
+User API::
+
+    from nn import MLP, Layer, Neuron, Dropout, load_model
 """
 
 __version__ = "0.1.0"
@@ -33,4 +37,15 @@ def _check_engine() -> None:
 _check_engine()
 del _check_engine
 
-__all__ = ["__version__"]
+from .layers import MLP, Dropout, Layer, Neuron  # noqa: E402
+from .module import Module, load_model  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "Module",
+    "Neuron",
+    "Layer",
+    "MLP",
+    "Dropout",
+    "load_model",
+]
