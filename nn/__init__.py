@@ -8,6 +8,7 @@ User API::
     from nn import MLP, Layer, Neuron, Dropout, load_model
     from nn import mse_loss, cross_entropy, ...          # losses (nn.losses.LOSSES by name)
     from nn import softmax, log_softmax, logsumexp       # on lists of Values
+    from nn import layer_view                            # z, a, dL/dz per layer (BE1-BE4)
     from nn import to_torch, from_torch                  # graduate to PyTorch
 """
 
@@ -41,6 +42,7 @@ _check_engine()
 del _check_engine
 
 from .functional import log_softmax, logsumexp, softmax, softplus  # noqa: E402
+from .inspect import LayerView, layer_view  # noqa: E402
 from .layers import MLP, Dropout, Layer, Neuron  # noqa: E402
 from .losses import (  # noqa: E402
     LOSSES,
@@ -78,6 +80,9 @@ __all__ = [
     "logistic_loss",
     "l2_penalty",
     "LOSSES",
+    # the lecture's notation
+    "layer_view",
+    "LayerView",
     # PyTorch
     "to_torch",
     "from_torch",
