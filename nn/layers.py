@@ -162,6 +162,9 @@ class Neuron(Module):
             pairs.append((f"b{self.layer_index}.{self.index}", self.b))
         return pairs
 
+    def _own_values(self) -> list[Value]:
+        return self.w + [self.b] if self.b is not None else list(self.w)
+
     def forward(self, xs: list[Value]) -> list[Value]:
         """``[f(w.x + b)]``: the sum runs left to right, w1*x1 + w2*x2 + ... + b."""
         z = self.w[0] * xs[0]
@@ -181,6 +184,11 @@ class Neuron(Module):
     def config(self) -> dict[str, Any]:
         return {"kind": self.kind, "nin": self.n_inputs, "activation": self.activation,
                 "bias": self.b is not None}
+
+    @classmethod
+    def config_size(cls, config: dict[str, Any]) -> int:
+        _check_keys(config, {"kind", "nin", "activation", "bias"})
+        return _check_count(config["nin"], "nin") + _check_bias(config["bias"])
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Neuron:
@@ -243,6 +251,12 @@ class Layer(Module):
                 "activation": self.activation, "bias": self.bias}
 
     @classmethod
+    def config_size(cls, config: dict[str, Any]) -> int:
+        _check_keys(config, {"kind", "nin", "nout", "activation", "bias"})
+        nin, nout = _check_count(config["nin"], "nin"), _check_count(config["nout"], "nout")
+        return (nin + _check_bias(config["bias"])) * nout
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         _check_keys(config, {"kind", "nin", "nout", "activation", "bias"})
         return cls(config["nin"], config["nout"], activation=config["activation"],
@@ -293,6 +307,11 @@ class Dropout(Module):
 
     def config(self) -> dict[str, Any]:
         return {"kind": self.kind, "p": self.p}
+
+    @classmethod
+    def config_size(cls, config: dict[str, Any]) -> int:
+        _check_keys(config, {"kind", "p"})
+        return 0
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dropout:
@@ -402,6 +421,17 @@ class MLP(Module):
         return {"kind": self.kind, "nin": self.n_inputs, "nouts": list(self.nouts),
                 "activation": self.activation, "output_activation": self.output_activation,
                 "bias": self.bias, "dropout": self.dropout}
+
+    @classmethod
+    def config_size(cls, config: dict[str, Any]) -> int:
+        _check_keys(config, {"kind", "nin", "nouts", "activation", "output_activation",
+                             "bias", "dropout"})
+        nouts = config["nouts"]
+        if not isinstance(nouts, list) or not nouts:
+            raise ValueError(f"nouts must be a non-empty list of widths, got {nouts!r}")
+        sizes = [_check_count(config["nin"], "nin")] + [_check_count(n, "width") for n in nouts]
+        bias = _check_bias(config["bias"])
+        return sum((sizes[k] + bias) * sizes[k + 1] for k in range(len(nouts)))
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MLP:

@@ -82,6 +82,10 @@ class Module:
     def _own_parameters(self) -> list[tuple[str, Value]]:
         return []
 
+    def _own_values(self) -> list[Value]:
+        # parameters() without building the names (it runs every training step)
+        return [p for _, p in self._own_parameters()]
+
     def named_parameters(self) -> list[tuple[str, Value]]:
         """``(name, parameter)`` pairs in ``parameters()`` order.
 
@@ -96,7 +100,7 @@ class Module:
 
     def parameters(self) -> list[Value]:
         """Every trainable Value: layer by layer, neuron by neuron, weights then bias."""
-        return [p for _, p in self.named_parameters()]
+        return [p for module in self.modules() for p in module._own_values()]
 
     def num_parameters(self) -> int:
         """How many numbers training adjusts."""
@@ -196,6 +200,11 @@ class Module:
         raise NotImplementedError
 
     @classmethod
+    def config_size(cls, config: dict[str, Any]) -> int:  # pragma: no cover - abstract
+        """How many parameters the architecture ``config`` has (checked, without building it)."""
+        raise NotImplementedError
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> Module:  # pragma: no cover - abstract
         """A fresh module (new random weights) of the architecture ``config`` describes."""
         raise NotImplementedError
@@ -271,6 +280,11 @@ def load_model(path: str | os.PathLike) -> Module:
             f"{where}: unknown module kind {kind!r}; known: {sorted(Module.registry)}"
         )
     try:
+        # Count first: a corrupt width like 10**9 must not build a huge model. (A small
+        # mismatch is left to the name check below, which says which names differ.)
+        size, listed = cls.config_size(config), len(data["parameters"])
+        if size > 2 * listed + 1000:
+            raise ValueError(f"it has {size} parameters but the file lists {listed}")
         model = cls.from_config(config)
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{where}: invalid architecture {config!r}: {error}") from None
@@ -319,7 +333,7 @@ def _reject_constant(name: str) -> None:
 
 def _inputs(module: Module, x: Any) -> list[Value]:
     """Check one sample's inputs for ``module`` and wrap numbers as leaves ``x1, x2, ...``."""
-    where = module.name.capitalize() if module.name else type(module).__name__
+    where = _title(module)
     if isinstance(x, (str, bytes, Value, Real)) or not hasattr(x, "__iter__"):
         raise TypeError(
             f"{where} expects a sequence of inputs (a list of numbers or Values), got "
@@ -349,6 +363,13 @@ def _inputs(module: Module, x: Any) -> list[Value]:
                 f"{type(v).__name__} {v!r}{hint}"
             )
     return out
+
+
+def _title(module: Module) -> str:
+    """How messages name a module: "MLP", "Layer 2", "Layer 2, neuron 1", "Dropout"."""
+    if module.kind == "mlp" or not module.name:
+        return type(module).__name__
+    return module.name[0].upper() + module.name[1:]
 
 
 def _is_scalar_array(v: Any) -> bool:

@@ -218,3 +218,19 @@ def test_saving_a_diverged_model_says_why(tmp_path):
     with pytest.raises(ValueError, match="'b1.1' is inf"):
         model.save(tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
+
+
+def test_a_huge_width_in_a_file_is_rejected_before_building(tmp_path):
+    data = _valid()
+    data["architecture"]["nouts"] = [10**9, 1]
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="parameters but the file lists 13"):
+        load_model(path)
+
+
+def test_error_messages_name_the_module():
+    with pytest.raises(ValueError, match="^MLP expected 2 inputs, got 3"):
+        MLP(2, [1])([1, 2, 3])
+    with pytest.raises(ValueError, match="^Layer 1, neuron 1 expected 2 inputs, got 1"):
+        Neuron(2)([1])
