@@ -36,7 +36,7 @@ from .module import Module, _inputs
 
 __all__ = ["Neuron", "Layer", "MLP", "Dropout", "ACTIVATIONS", "INITS"]
 
-#: activation name -> (how a neuron's formula shows it, the Value method to call or None).
+#: activation name -> the Value method that applies it (None: the identity, no node).
 ACTIVATIONS = {
     "tanh": "tanh",
     "relu": "relu",
