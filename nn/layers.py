@@ -114,6 +114,8 @@ class Neuron(Module):
 
     Attributes: ``w`` (list of weight Values), ``b`` (bias Value, or None
     with ``bias=False``), ``activation``, ``formula`` (e.g. ``"tanh(w.x + b)"``).
+    ``seed`` may also be a ``random.Random`` to draw from (layers share one this
+    way); ``fan_out`` is the width of the neuron's layer, used by ``"xavier"``.
     """
 
     kind = "neuron"
@@ -379,7 +381,7 @@ class MLP(Module):
         # Dropout masks come from their own stream, so adding dropout does not change the weights.
         self.dropouts = []
         if self.dropout > 0:
-            drop_rng = random.Random(rng.random())
+            drop_rng = random.Random(rng.getrandbits(64))
             for k in range(1, last):
                 d = Dropout(self.dropout, seed=drop_rng)
                 d.name = f"dropout after layer {k}"

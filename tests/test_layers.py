@@ -385,3 +385,41 @@ def test_layer_outputs():
     assert [len(o) for o in outs] == [3, 2, 1]
     assert outs[-1][0].data == model([1.0, -1.0])[0].data
     assert outs[0][0].scope == (model, model.layers[0], model.layers[0].neurons[0])
+
+
+# --- property: any small architecture, gradients equal central differences ------------
+
+hypothesis = pytest.importorskip("hypothesis", reason="hypothesis not installed")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=15, deadline=None)
+@hypothesis.given(
+    nin=st.integers(1, 3),
+    nouts=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    act=st.sampled_from(["tanh", "sigmoid", "linear"]),  # smooth: no kinks to land on
+    out_act=st.sampled_from(["tanh", "sigmoid", "linear"]),
+    seed=st.integers(0, 2**16),
+)
+def test_property_gradients_match_central_differences(nin, nouts, act, out_act, seed):
+    model = MLP(nin, nouts, activation=act, output_activation=out_act, seed=seed)
+    x = _inputs(nin, seed)
+    params = model.parameters()
+
+    def f(values):
+        saved = [p.data for p in params]
+        for p, v in zip(params, values):
+            p.data = v
+        result = sum(o.data for o in model(x))
+        for p, v in zip(params, saved):
+            p.data = v
+        return result
+
+    numeric = central_difference(f, [p.data for p in params])
+    model.zero_grad()
+    out = model(x)
+    total = out[0]
+    for o in out[1:]:
+        total = total + o
+    total.backward()
+    assert [p.grad for p in params] == pytest.approx(numeric, abs=1e-6)
