@@ -8,6 +8,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oracles import central_difference, torch_or_skip
 
 from engine import Value
@@ -389,12 +391,8 @@ def test_layer_outputs():
 
 # --- property: any small architecture, gradients equal central differences ------------
 
-hypothesis = pytest.importorskip("hypothesis", reason="hypothesis not installed")
-st = hypothesis.strategies
-
-
-@hypothesis.settings(max_examples=15, deadline=None)
-@hypothesis.given(
+@settings(max_examples=15, deadline=None)
+@given(
     nin=st.integers(1, 3),
     nouts=st.lists(st.integers(1, 3), min_size=1, max_size=3),
     act=st.sampled_from(["tanh", "sigmoid", "linear"]),  # smooth: no kinks to land on
