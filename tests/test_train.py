@@ -493,3 +493,28 @@ def test_spiral_with_cross_entropy_learns():
                   seed=0, progress=False)
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert accuracy(model, X, y) >= 0.8
+
+
+@pytest.mark.parametrize("make, name, kwargs", [
+    (lambda ps: Adam(ps, lr=0.05), "Adam", {"lr": 0.05}),
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True), "SGD",
+     {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+])
+def test_mlp_training_matches_torch_on_the_same_batches(make, name, kwargs):
+    torch = torch_or_skip()
+    MLP = mlp()
+    X, y = make_moons(24, noise=0.1, seed=3)
+    model = MLP(2, [5, 1], activation="relu", output_activation="sigmoid", seed=2)
+    seq = nn.to_torch(model)
+    opt = getattr(torch.optim, name)(seq.parameters(), **kwargs)
+    for _ in range(3):  # epochs, batches of 8 in order
+        for start in range(0, 24, 8):
+            xs = torch.tensor(X[start:start + 8], dtype=torch.float64)
+            ts = torch.tensor(y[start:start + 8], dtype=torch.float64)
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy(seq(xs)[:, 0], ts).backward()
+            opt.step()
+    fit(model, X, y, loss="bce", optimizer=make(model.parameters()), epochs=3, batch_size=8,
+        shuffle=False, progress=False)
+    expected = [p.data for p in nn.from_torch(seq).parameters()]
+    assert [p.data for p in model.parameters()] == pytest.approx(expected, rel=1e-10, abs=1e-12)
