@@ -121,7 +121,7 @@ class Tape:
         wants = [False] * n
         self._leaves: list[tuple[int, Value]] = []  # leaves read once per batch
         self._steps: list[tuple] = []  # forward: (i, apply, a, b, arg)
-        self._back: list[tuple] = []  # backward: (i, a, b, a batched?, b batched?, wants a?, ...)
+        self._edges: list[tuple] = []  # backward: (node i, its input j, 1 or 2, j batched?)
         for i, node in enumerate(self.nodes):
             if node.is_leaf():
                 if not batched[i]:
@@ -134,10 +134,12 @@ class Tape:
             wants[i] = wants[a] or (b is not None and wants[b])
             apply = node.rule.apply_array if batched[i] else node.rule.apply
             self._steps.append((i, apply, a, b, node.arg))
-            if wants[i]:
-                self._back.append((i, a, b, batched[a], b is not None and batched[b],
-                                   wants[a], b is not None and wants[b]))
-        self._back.reverse()  # outputs first, each node before its inputs
+            # The edges a gradient must flow through, b's before a's: reversed below.
+            if b is not None and wants[b]:
+                self._edges.append((i, b, 2, batched[b]))
+            if wants[a]:
+                self._edges.append((i, a, 1, batched[a]))
+        self._edges.reverse()  # outputs first: a node's grad is complete before it is used
         self._batched, self._wants = batched, wants
         self._input_index = [index.get(x) for x in inputs]  # None: an unused input
         self._output_index = [index[o] for o in outputs]
@@ -210,8 +212,7 @@ class Tape:
         sample, e.g. from the loss built on the outputs; default: all ones, i.e.
         the gradient of the sum of every output over the batch. Each parameter's
         ``.grad`` gets the sum over the batch added (leaves accumulate, as in
-        ``Value.backward``). The placeholders' gradients, one row per sample,
-        are left in ``self.input_grads``.
+        ``Value.backward``).
         """
         if self._locals is None:
             raise RuntimeError("Tape.backward needs a forward() first")
@@ -223,43 +224,29 @@ class Tape:
         for k, i in enumerate(self._output_index):
             g = G[:, k].copy() if batched[i] else float(G[:, k].sum())
             grads[i] = g if grads[i] is None else grads[i] + g
-        for i, a, b, a_batched, b_batched, wants_a, wants_b in self._back:
+        for i, j, k, is_batched in self._edges:  # the chain rule, one edge at a time
             g = grads[i]
             if g is None:
                 continue
-            result = local[i]
-            if wants_a:
-                grads[a] = _pass_back(grads[a], result[1], g, a_batched)
-            if wants_b:
-                grads[b] = _pass_back(grads[b], result[2], g, b_batched)
+            d = local[i][k]  # d node / d input (k = 1 for a, 2 for b)
+            if is_batched:  # grads[j] += d * g, one value per sample
+                contribution = d * g
+                if grads[j] is None:
+                    grads[j] = contribution
+                else:
+                    grads[j] += contribution  # in place: an array made in this loop
+                continue
+            # An input that is the same for every sample gets the sum over the batch.
+            if isinstance(g, float):  # ... and so is this node: plain floats
+                contribution = d * g
+            elif isinstance(d, float):
+                contribution = d * float(g.sum())
+            else:
+                contribution = float(np.dot(d, g))  # the sum of d * g, in one call
+            grads[j] = contribution if grads[j] is None else grads[j] + contribution
         for i, leaf in self._gradient_leaves:
             if grads[i] is not None:
                 leaf.grad += grads[i]
-        self.input_grads = np.column_stack([
-            np.zeros(size) if i is None or grads[i] is None else np.broadcast_to(grads[i], size)
-            for i in self._input_index
-        ]) if self.inputs else np.zeros((size, 0))
-
-
-def _pass_back(total: Any, local: Any, g: Any, batched: bool) -> Any:
-    """``total + local * g``: one edge of the chain rule, for every sample at once.
-
-    An input that is the same for every sample (``batched`` False) gets the sum
-    over the batch, as a float; ``np.dot`` sums ``local * g`` in one call.
-    """
-    if batched:
-        contribution = local * g
-        if total is None:
-            return contribution
-        total += contribution  # in place: ``total`` is an array made in here
-        return total
-    if isinstance(g, float):  # a node that is the same for every sample
-        contribution = local * g
-    elif isinstance(local, float):
-        contribution = local * float(g.sum())
-    else:
-        contribution = float(np.dot(local, g))
-    return contribution if total is None else total + contribution
 
 
 # --- fit(compiled=True) -------------------------------------------------------------
@@ -277,8 +264,10 @@ def fit_step(model: Any, loss_fn: Callable, params: list[Value], l2: float = 0.0
     the tape's backward carries the gradient into the parameters.
     """
     penalty = None
-    if l2:
-        from nn.losses import l2_penalty as penalty
+    if l2:  # the same l2_penalty graph as the plain step, recorded once: it has no inputs
+        from nn.losses import l2_penalty
+
+        penalty = Tape(l2_penalty(params, lam=l2), inputs=[], parameters=params)
     _check_replayable(model)
     tape: Tape | None = None
 
@@ -296,12 +285,18 @@ def fit_step(model: Any, loss_fn: Callable, params: list[Value], l2: float = 0.0
         if not isinstance(data_loss, Value):
             raise TypeError(f"fit: the loss function returned {type(data_loss).__name__} "
                             f"{data_loss!r}, not a Value; build it from the outputs' Values")
-        total = data_loss + penalty(params, lam=l2) if l2 else data_loss
-        total.backward()  # d(total)/d(output) per sample; the penalty's share goes to p.grad
+        data_loss.backward()  # d(loss)/d(output), for every sample
         tape.backward([[v.grad for v in row] for row in rows])
-        return data_loss.data, total.data, outputs.tolist()
+        total = data_loss.data
+        if penalty is not None:
+            total += float(penalty.forward(_NO_INPUTS)[0, 0])
+            penalty.backward()
+        return data_loss.data, total, outputs.tolist()
 
     return step
+
+
+_NO_INPUTS = np.zeros((1, 0))  # one "sample" for a tape without placeholders
 
 
 def record(model: Any, nin: int, parameters: Sequence[Value] | None = None) -> Tape:

@@ -1,0 +1,1 @@
+"""Benchmarks of chainrule against micrograd and PyTorch (not tests): see run.py."""
