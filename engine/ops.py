@@ -16,7 +16,9 @@ Each ``Rule`` holds:
   plain numbers where they are constant). The compiled tape (``engine/tape.py``)
   replays a recorded graph with it, one vectorised call per node; it sits next
   to ``apply`` so that the two cannot drift apart, and the tests check that
-  they agree. NumPy is imported only when the tape asks for it (``use_numpy``).
+  they agree. NumPy is imported only when the tape asks for it (``use_numpy``);
+  the tape calls these inside ``np.errstate(divide="ignore", invalid="ignore")``,
+  since an infinite derivative (sqrt at 0) is a result, not an error.
 * ``formulas`` / ``latex``: the local derivative with respect to each input,
   written for people (plain text and LaTeX), using the names in ``operands``.
 
