@@ -27,5 +27,17 @@ lint: venv
 test: lint
 	$(PY) -m pytest
 
+# The benchmark suite (bench/run.py): chainrule vs micrograd vs PyTorch. Writes
+# bench/results/latest.md. `make bench BENCH_ARGS=--quick` for a shorter run.
+# PyTorch first, pinned to the CPU wheel, as .ci/run does.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

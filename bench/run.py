@@ -223,28 +223,36 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def bench_w4(n: int, report) -> dict:
-    """Bytes per node of a live W3 graph (built, not yet differentiated)."""
+def w4_bytes_per_node(engine: str, n: int) -> tuple[float, str]:
+    """Bytes per node of a live W3 graph (built, not yet differentiated), in this process."""
     program = W.w3_program(n)
     count = program[2]
+    _, build = W.W3[engine](program)
+    W.W3[engine](W.w3_program(2 * W.WIDTH + W.WIDTH))[1]()  # imports, caches
+    gc.collect()
+    if engine == "torch-scalar":  # its nodes live in C++: tracemalloc cannot see them
+        before = _rss()
+        graph = build()
+        return (_rss() - before) / count, "RSS"
+    tracemalloc.start()
+    graph = build()
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del graph
+    return size / count, "tracemalloc"
+
+
+def bench_w4(n: int, report) -> dict:
+    """W4 for each engine, each in a fresh process (so no allocator reuses freed memory)."""
+    import subprocess
+
     results = {}
     for engine in ("chainrule", "micrograd", "torch-scalar"):
         if not available(engine):
             continue
-        _, build = W.W3[engine](program)
-        build()  # warm up (imports, caches)
-        gc.collect()
-        if engine == "torch-scalar":  # its nodes live in C++: tracemalloc cannot see them
-            before = _rss()
-            graph = build()
-            results[engine] = ((_rss() - before) / count, "RSS")
-        else:
-            tracemalloc.start()
-            graph = build()
-            results[engine] = (tracemalloc.get_traced_memory()[0] / count, "tracemalloc")
-            tracemalloc.stop()
-        del graph
-        gc.collect()
+        out = subprocess.run([sys.executable, __file__, "--w4", engine, "--w4-nodes", str(n)],
+                             capture_output=True, text=True, check=True).stdout.split()
+        results[engine] = (float(out[0]), out[1])
         report(f"W4 {engine}: {results[engine][0]:.0f} bytes/node ({results[engine][1]})")
     return results
 
@@ -367,9 +375,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, 3 repeats")
     parser.add_argument("--only", default="W1,W2,W3,W4,W5", help="e.g. W1,W3")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--w4", help=argparse.SUPPRESS)  # one W4 measurement, in a subprocess
+    parser.add_argument("--w4-nodes", type=int, default=100_000, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                       "latest.md"))
     args = parser.parse_args(argv)
+    if args.w4:
+        print(*w4_bytes_per_node(args.w4, args.w4_nodes))
+        return 0
     only = {w.strip().upper() for w in args.only.split(",")}
     repeats = args.repeats or (3 if args.quick else 5)
 
