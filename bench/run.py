@@ -32,7 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import workloads as W  # noqa: E402
 
-ENGINES = ["chainrule", "micrograd", "torch-scalar", "torch-batched", "chainrule-tape"]
+ENGINES = ["chainrule", "micrograd", "torch-scalar", "torch-batched", "chainrule-tape",
+           "bare node"]
 
 
 # --- timing -----------------------------------------------------------------------
@@ -68,6 +69,32 @@ def timed(run, repeats: int, collector: bool, per: float = 1.0, budget: float = 
         if sum(seconds) > budget and len(seconds) >= 1:
             break
     return Timing(seconds, per)
+
+
+def timed_side_by_side(runs: dict, repeats: int, collector: bool, per: float = 1.0,
+                       budget: float = 60.0) -> dict[str, Timing]:
+    """Time several engines' runs in turn, repeat after repeat.
+
+    Interleaving (A, B, C, A, B, C, ...) rather than (A, A, A, B, B, B, ...)
+    spreads the load of a shared machine over every engine alike, so the
+    ratios are fairer than the absolute times. An engine whose runs exceed
+    ``budget`` seconds in total stops early (fewer repeats).
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            if seconds[name] and sum(seconds[name]) > budget:
+                continue
+            gc.collect()
+            if not collector:
+                gc.disable()
+            try:
+                start = time.perf_counter()
+                run()
+                seconds[name].append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+    return {name: Timing(s, per) for name, s in seconds.items()}
 
 
 def _fmt(t: Timing | str | None, unit: str) -> str:
@@ -147,20 +174,21 @@ def bench_w1(points: list[int], repeats: int, report, slow_limit: int) -> dict:
     results = {}
     for n in points:
         X, y = W.two_moons(n)
-        firsts = {}
+        firsts, steps = {}, {}
         for engine in ENGINES:
             if not available(engine):
                 continue
             if n > slow_limit and engine in ("micrograd", "torch-scalar"):
                 results[(n, engine)] = ("skipped (--quick)", "skipped (--quick)")
                 continue
-            step = W.W1[engine](X, y, weights)
-            firsts[engine] = step()  # also warms up
-            on = timed(step, repeats, True)
-            off = timed(step, repeats, False)
-            results[(n, engine)] = (on, off)
+            steps[engine] = W.W1[engine](X, y, weights)
+            firsts[engine] = steps[engine]()  # the first loss, from the shared start
+        on = timed_side_by_side(steps, repeats, True)
+        off = timed_side_by_side(steps, repeats, False)
+        for engine in steps:
+            results[(n, engine)] = (on[engine], off[engine])
             report(f"W1 {n} points {engine}: first loss {firsts[engine]!r}, "
-                   f"{_fmt(on, 'ms')} ms/step (collector off {_fmt(off, 'ms')})")
+                   f"{_fmt(on[engine], 'ms')} ms/step (collector off {_fmt(off[engine], 'ms')})")
         ref = firsts.get("micrograd", firsts["chainrule"])
         worst = max(abs(v - ref) / abs(ref) for v in firsts.values())
         results[(n, "first")] = (firsts, worst)
@@ -200,16 +228,17 @@ def bench_w3(sizes: list[int], repeats: int, report) -> dict:
     for n in sizes:
         program = W.w3_program(n)
         count = program[2]
-        answers = {}
-        for engine in ("chainrule", "micrograd", "torch-scalar", "torch-batched"):
-            if not available(engine):
-                continue
-            run, _ = W.W3[engine](program)
-            answers[engine] = run()
-            on = timed(run, repeats, True, per=count)
-            off = timed(run, repeats, False, per=count)
-            results[(n, engine)] = (on, off)
-            report(f"W3 {count} nodes {engine}: {_fmt(on, 'us')} us/node (off {_fmt(off, 'us')})")
+        answers, runs = {}, {}
+        for engine in ("chainrule", "micrograd", "torch-scalar", "torch-batched", "bare node"):
+            if available(engine):
+                runs[engine] = W.W3[engine](program)[0]
+                answers[engine] = runs[engine]()
+        on = timed_side_by_side(runs, repeats, True, per=count)
+        off = timed_side_by_side(runs, repeats, False, per=count)
+        for engine in runs:
+            results[(n, engine)] = (on[engine], off[engine])
+            report(f"W3 {count} nodes {engine}: {_fmt(on[engine], 'us')} us/node "
+                   f"(off {_fmt(off[engine], 'us')})")
         root = answers["chainrule"][0]
         for engine, (value, _) in answers.items():
             if not math.isclose(value, root, rel_tol=1e-9):
@@ -366,7 +395,8 @@ def markdown(info: dict, quick: bool, w1: dict, w2: dict, w3: dict, w4: dict,
     out.append("W2 counts two op nodes per step; W3 counts every node (leaves included). "
                "micrograd 0.1.0 has no tanh/exp: W3 adds them in its closure style. "
                "chainrule-tape is the compiled tape (engine/tape.py, what "
-               "fit(compiled=True) runs). See bench/NOTES.md.")
+               "fit(compiled=True) runs). \"bare node\" (W3 only) is the least a node can be "
+               "in CPython (bench/workloads.py: BareNode), the lower bound. See bench/NOTES.md.")
     return "\n".join(out) + "\n"
 
 

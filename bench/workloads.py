@@ -486,3 +486,69 @@ def w1_chainrule_engine(X, y, weights):
 
 
 W1["chainrule-engine"] = w1_chainrule_engine
+
+
+# --- the bare CPython bound for W3 ---------------------------------------------------
+
+
+class BareNode:
+    """The least a scalar autodiff node can be in CPython: a float, two inputs, two
+    local derivatives and a grad, in one small object. No labels, ops, scopes or
+    checks: the lower bound that W3 compares chainrule's Value with."""
+
+    __slots__ = ("data", "grad", "a", "b", "da", "db")
+
+    def __init__(self, data, a=None, b=None, da=None, db=None):
+        self.data, self.grad, self.a, self.b, self.da, self.db = data, 0.0, a, b, da, db
+
+    def __add__(self, other):
+        return BareNode(self.data + other.data, self, other, 1.0, 1.0)
+
+    def __mul__(self, other):
+        return BareNode(self.data * other.data, self, other, other.data, self.data)
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        return BareNode(t, self, None, 1.0 - t * t)
+
+    def exp(self):
+        e = math.exp(self.data)
+        return BareNode(e, self, None, e)
+
+    def backward(self):
+        uses, stack = {self: 0}, [self]
+        while stack:  # count the uses, iteratively
+            node = stack.pop()
+            a, b = node.a, node.b
+            if a is not None:
+                n = uses.get(a)
+                uses[a] = 1 if n is None else n + 1
+                if n is None:
+                    stack.append(a)
+            if b is not None:
+                n = uses.get(b)
+                uses[b] = 1 if n is None else n + 1
+                if n is None:
+                    stack.append(b)
+        self.grad = 1.0
+        ready = [self]
+        while ready:  # release a node when all its users are done; one multiply-add per edge
+            node = ready.pop()
+            a, b = node.a, node.b
+            if a is not None:
+                a.grad += node.da * node.grad
+                uses[a] -= 1
+                if not uses[a]:
+                    ready.append(a)
+            if b is not None:
+                b.grad += node.db * node.grad
+                uses[b] -= 1
+                if not uses[b]:
+                    ready.append(b)
+
+
+def w3_bare(program):
+    return _w3_scalar(BareNode, program)
+
+
+W3["bare node"] = w3_bare
