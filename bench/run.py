@@ -176,13 +176,19 @@ def bench_w1(points: list[int], repeats: int, report, slow_limit: int) -> dict:
         X, y = W.two_moons(n)
         firsts, steps = {}, {}
         for engine in ENGINES:
-            if not available(engine):
+            if engine not in W.W1 or not available(engine):
                 continue
             if n > slow_limit and engine in ("micrograd", "torch-scalar"):
                 results[(n, engine)] = ("skipped (--quick)", "skipped (--quick)")
                 continue
-            steps[engine] = W.W1[engine](X, y, weights)
-            firsts[engine] = steps[engine]()  # the first loss, from the shared start
+            step = W.W1[engine](X, y, weights)
+            try:
+                firsts[engine] = step()  # the first loss, from the shared start
+            except RecursionError:  # micrograd's recursive topological sort
+                results[(n, engine)] = ("RecursionError", "RecursionError")
+                report(f"W1 {n} points {engine}: RecursionError")
+                continue
+            steps[engine] = step
         on = timed_side_by_side(steps, repeats, True)
         off = timed_side_by_side(steps, repeats, False)
         for engine in steps:

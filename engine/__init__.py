@@ -6,6 +6,9 @@ User API (what a notebook needs)::
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
 backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
+
+The compiled tape, ``from engine.tape import Tape`` (needs NumPy, so it is not
+imported here), replays a recorded graph over whole batches.
 """
 
 from .backward import backward_order
