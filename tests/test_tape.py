@@ -251,3 +251,14 @@ def test_tape_errors_name_the_problem():
         tape.forward([[1.0, 2.0]])
     with pytest.raises(ValueError, match="log .* 'y'"):
         tape.forward([[1.0], [-1.0]])
+
+
+def test_missing_numpy_is_a_clear_import_error(monkeypatch):
+    import sys
+
+    from engine import ops
+
+    monkeypatch.setattr(ops, "np", None)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[numpy\]'"):
+        ops.use_numpy()
