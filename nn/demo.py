@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     model.save(out_dir / "model.json")
     written.append((out_dir / "model.json", "the trained weights (nn.load_model)"))
 
+    model.zero_grad()  # fit leaves the last step's gradients on the weights
     neuron, out = one_neuron(model, X[0])
     explanation = explain(out)  # runs the backward pass, step by step
     graph = draw_graph(out, show_local=True, title=f"{neuron.name}: {neuron.formula}")
