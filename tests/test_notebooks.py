@@ -21,7 +21,11 @@ import pytest
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 #: The notebooks the README promises (a deleted one must fail a test, not vanish quietly).
-EXPECTED = ("04_lecture_examples",)
+EXPECTED = ("01_chain_rule", "02_neuron_to_mlp", "03_training", "04_lecture_examples",
+            "05_to_pytorch")
+
+#: Optional packages a notebook needs; without them its run is skipped, with the reason.
+REQUIRES = {"05_to_pytorch": ("torch", "PyTorch (pip install torch==2.13.0; CI installs it)")}
 
 #: Seconds each notebook may take in all (training takes longest); default below.
 TIMEOUTS = {"03_training": 300}
@@ -69,6 +73,9 @@ def test_notebook_runs(path, this_python_kernel, tmp_path):
     pytest.importorskip("ipykernel")
     from nbclient.exceptions import CellExecutionError
 
+    if path.stem in REQUIRES:
+        module, what = REQUIRES[path.stem]
+        pytest.importorskip(module, reason=f"{path.name} needs {what}: not installed")
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
