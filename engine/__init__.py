@@ -2,13 +2,14 @@
 
 User API (what a notebook needs)::
 
-    from engine import Value, no_grad
+    from engine import Value, no_grad, draw_graph
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
 backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
 """
 
 from .backward import backward_order
+from .draw import Graph, dot_available, draw_graph
 from .ops import RULES, Rule
 from .value import Value, is_grad_enabled, no_grad
 
@@ -22,6 +23,9 @@ __all__ = [
     "no_grad",
     "is_grad_enabled",
     "backward_order",
+    "draw_graph",
+    "Graph",
+    "dot_available",
     "RULES",
     "Rule",
     "__version__",
