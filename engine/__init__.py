@@ -2,7 +2,7 @@
 
 User API (what a notebook needs)::
 
-    from engine import Value, no_grad, draw_graph
+    from engine import Value, no_grad, draw_graph, gradient_paths
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
 backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
@@ -10,6 +10,7 @@ backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
 
 from .backward import backward_order
 from .draw import Graph, dot_available, draw_graph
+from .paths import Path, gradient_paths
 from .ops import RULES, Rule
 from .value import Value, is_grad_enabled, no_grad
 
@@ -26,6 +27,8 @@ __all__ = [
     "draw_graph",
     "Graph",
     "dot_available",
+    "gradient_paths",
+    "Path",
     "RULES",
     "Rule",
     "__version__",
