@@ -591,10 +591,11 @@ def _cell(text: str, fill: str, faded: bool, extra: str = "") -> str:
 
 
 def _table(rows: list[str], hot: bool, faded: bool) -> str:
-    border = HIGHLIGHT if hot else (_FADED if faded else "#444444")
-    width = ' border="2"' if hot else ' border="1"'
+    # Cells have their own borders; the table's border is drawn only to mark a path.
+    colour = HIGHLIGHT if hot else (_FADED if faded else "#444444")
+    border = "2" if hot else "0"
     return (
-        f'<table{width} cellborder="1" cellspacing="0" cellpadding="3" color="{border}">'
+        f'<table border="{border}" cellborder="1" cellspacing="0" cellpadding="3" color="{colour}">'
         + "".join(f"<tr>{r}</tr>" for r in rows)
         + "</table>"
     )

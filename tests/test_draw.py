@@ -281,3 +281,152 @@ def test_missing_dot(monkeypatch, tmp_path, capsys):
     assert "dot -Tsvg" in said and str(written) in said
     with pytest.raises((RuntimeError, ImportError), match="install|pip"):
         g.svg()
+
+
+# --- groups and collapse (nn modules, faked here with the contract's attributes) ----
+
+from engine.value import scope  # noqa: E402
+
+
+class FakeModule:
+    def __init__(self, kind, name, params=(), children=()):
+        self.kind, self.name = kind, name
+        self._params, self.children = list(params), list(children)
+
+    def parameters(self):
+        return self._params + [p for c in self.children for p in c.parameters()]
+
+
+class FakeNeuron(FakeModule):
+    formula = "tanh(w.x + b)"
+
+    def __init__(self, layer, index, n_in):
+        self.w = [Value(0.1 * (j + 1) * (-1) ** index, label=f"w{layer}.{index}.{j}")
+                  for j in range(1, n_in + 1)]
+        self.b = Value(0.05 * index, label=f"b{layer}.{index}")
+        super().__init__("neuron", f"layer {layer}, neuron {index}", self.w + [self.b])
+
+    def __call__(self, xs):
+        with scope(self):
+            z = self.w[0] * xs[0]
+            for w, x in zip(self.w[1:], xs[1:]):
+                z = z + w * x
+            z = z + self.b
+            z.label = self.name.replace("layer ", "z").replace(", neuron ", ".")
+            a = z.tanh()
+            a.label = "a" + z.label[1:]
+            return a
+
+
+def fake_mlp(sizes):
+    layers = []
+    for layer in range(1, len(sizes)):
+        neurons = [FakeNeuron(layer, i, sizes[layer - 1]) for i in range(1, sizes[layer] + 1)]
+        layers.append(FakeModule("layer", f"layer {layer}", children=neurons))
+    mlp = FakeModule("mlp", "MLP", children=layers)
+
+    def forward(numbers):
+        with scope(mlp):
+            xs = [Value(x, label=f"x{j}") for j, x in enumerate(numbers, 1)]
+            for layer in layers:
+                with scope(layer):
+                    xs = [n(xs) for n in layer.children]
+        return xs
+
+    return mlp, forward
+
+
+CLUSTER = re.compile(r"^\s*subgraph (cluster_\d+) \{$")
+
+
+def cluster_of(source: str) -> dict[str, tuple[str, ...]]:
+    """node id -> the labels of the clusters it is drawn in, outermost first."""
+    stack: list[str] = []
+    where = {}
+    for line in source.splitlines():
+        if CLUSTER.match(line):
+            stack.append("?")
+        elif line.strip() == "}" and stack:
+            stack.pop()
+        elif stack and line.strip().startswith("graph [label=<"):
+            stack[-1] = re.search(r"label=<([^>]*)>", line).group(1)
+        else:
+            m = NODE.match(line)
+            if m and not EDGE.match(line) and m.group(1) not in ("graph", "node", "edge"):
+                where[m.group(1)] = tuple(stack)
+    return where
+
+
+def test_group_neuron_and_layer_clusters():
+    mlp, forward = fake_mlp([2, 3, 1])
+    [out] = forward([0.5, -1.0])
+    loss = (out - 1.0) ** 2
+    loss.backward()
+    g = draw_graph(loss, group="neuron")
+    where = cluster_of(g.source)
+    n11 = mlp.children[0].children[0]
+    for p in n11.parameters():  # parameters sit with their neuron
+        assert where[g.node_id(p)] == ("layer 1", "layer 1, neuron 1")
+    z = [v for v in where if "<b>z1.1</b>" in nodes(g.source)[v]]
+    assert len(z) == 1 and where[z[0]] == ("layer 1", "layer 1, neuron 1")
+    out_id = g.node_id(out)
+    assert where[out_id] == ("layer 2", "layer 2, neuron 1")
+    assert where[g.node_id(loss)] == ()  # the loss is outside every module
+    xs = [v for v in where if re.search(r"<b>x\d</b>", nodes(g.source)[v])]
+    assert [where[x] for x in xs] == [(), ()]  # inputs belong to the MLP, not a layer
+    labels = re.findall(r'graph \[label=<([^>]*)>, class="(\w+)"', g.source)
+    assert sorted(labels) == [("layer 1", "layer"), ("layer 1, neuron 1", "neuron"),
+                      ("layer 1, neuron 2", "neuron"), ("layer 1, neuron 3", "neuron"),
+                      ("layer 2", "layer"), ("layer 2, neuron 1", "neuron")]
+    by_layer = cluster_of(draw_graph(loss, group="layer").source)
+    assert by_layer[out_id] == ("layer 2",)
+    assert by_layer[g.node_id(n11.b)] == ("layer 1",)
+    assert "subgraph" not in draw_graph(loss).source
+
+
+def test_collapse_draws_one_node_per_neuron():
+    mlp, forward = fake_mlp([2, 3, 1])
+    [out] = forward([0.5, -1.0])
+    loss = (out - 1.0) ** 2
+    loss.backward()
+    g = draw_graph(loss, collapse=True)
+    ns = nodes(g.source)
+    neurons = [k for k, v in ns.items() if attr(v, "class").startswith("neuron")]
+    assert len(neurons) == 4
+    values = [k for k, v in ns.items() if attr(v, "class").startswith("value")]
+    assert len(values) == 2 + 3  # x1, x2; the target constant, out - 1, the loss
+    ops = [k for k, v in ns.items() if attr(v, "class") == "op"]
+    assert len(ops) == 2  # - and **2
+    # x_j -> each first-layer neuron (6), each first-layer neuron -> the output neuron (3),
+    # output neuron and constant -> "-", "-" -> "**2", and two op -> result edges
+    assert len(edges(g.source)) == 6 + 3 + 2 + 1 + 2
+    n21 = mlp.children[1].children[0]
+    assert g.node_id(out) == g.node_id(n21.w[0]) == g.node_id(n21.b)
+    label = ns[g.node_id(out)]
+    assert "<b>layer 2, neuron 1</b>" in label and "tanh(w.x + b)" in label
+    assert f"data {out.data:.4g}<" in label and f"grad {out.grad:.4g}<" in label
+    for n in mlp.children[0].children:
+        assert (g.node_id(n.b), g.node_id(out)) in {(t, h) for t, h, _ in edges(g.source)}
+    # collapse inside layer clusters
+    where = cluster_of(draw_graph(loss, collapse=True, group="neuron").source)
+    assert where[g.node_id(out)] == ("layer 2",)
+    # highlight a weight of the first layer: its neuron and the path onwards
+    hot = draw_graph(loss, collapse=True, highlight=mlp.children[0].children[1].w[0])
+    hot_edges = [(t, h) for t, h, a in edges(hot.source) if HIGHLIGHT in a]
+    n12 = hot.node_id(mlp.children[0].children[1].b)
+    assert (n12, hot.node_id(out)) in hot_edges and len(hot_edges) == 1 + 4
+
+
+@needs_dot
+def test_grouped_and_collapsed_graphs_render():
+    pytest.importorskip("graphviz")
+    mlp, forward = fake_mlp([2, 3, 1])
+    [out] = forward([0.5, -1.0])
+    loss = (out - 1.0) ** 2
+    for kwargs in ({"group": "neuron"}, {"group": "layer"}, {"collapse": True}):
+        root = ET.fromstring(draw_graph(loss, **kwargs).svg())
+        classes = [el.get("class", "") for el in root.iter() if el.tag.endswith("}g")]
+        assert sum(c.startswith("node neuron") for c in classes) == (
+            4 if kwargs.get("collapse") else 0)
+        assert sum(c.startswith("cluster") for c in classes) == {
+            "neuron": 6, "layer": 2}.get(kwargs.get("group"), 0)
