@@ -37,7 +37,18 @@ def paths() -> Graph:
     return draw_graph(c, highlight=a, title="dc/da: the sum over both paths from a to c")
 
 
-FIGURES = {"neuron": neuron, "paths": paths}
+def mlp() -> Graph:
+    """A 2-16-16-1 MLP's loss on one sample, each neuron collapsed to one node."""
+    from nn import MLP, mse_loss
+
+    model = MLP(2, [16, 16, 1], seed=0)
+    loss = mse_loss(model([0.5, -1.0]), 1.0)
+    loss.label = "loss"
+    loss.backward()
+    return draw_graph(loss, collapse=True, title="MLP(2, [16, 16, 1]), collapse=True")
+
+
+FIGURES = {"neuron": neuron, "paths": paths, "mlp": mlp}
 
 
 def main(argv: list[str] | None = None) -> int:

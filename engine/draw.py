@@ -525,7 +525,7 @@ def draw_graph(
 
     lines = [
         "digraph chainrule {",
-        f'  graph [rankdir={rankdir}, fontname="{_FONT}", nodesep=0.2, ranksep=0.35'
+        f'  graph [rankdir={rankdir}, fontname="{_FONT}", nodesep=0.2, ranksep=0.35, ordering=in'
         + (f", label=<{_text(title)}>, labelloc=t, fontsize=14" if title is not None else "")
         + "];",
         f'  node [fontname="{_FONT}", fontsize=11];',

@@ -430,3 +430,59 @@ def test_grouped_and_collapsed_graphs_render():
             4 if kwargs.get("collapse") else 0)
         assert sum(c.startswith("cluster") for c in classes) == {
             "neuron": 6, "layer": 2}.get(kwargs.get("group"), 0)
+
+
+# --- a real nn MLP -------------------------------------------------------------------
+
+
+def mlp_loss():
+    nn = pytest.importorskip("nn")
+    model = nn.MLP(2, [16, 16, 1], seed=0)
+    loss = nn.mse_loss(model([0.5, -1.0]), 1.0)
+    loss.backward()
+    return model, loss
+
+
+def test_real_mlp_collapsed_has_one_node_per_neuron():
+    from engine import backward_order
+
+    model, loss = mlp_loss()
+    g = draw_graph(loss, collapse=True)
+    ns = nodes(g.source)
+    neurons = {k: v for k, v in ns.items() if attr(v, "class").startswith("neuron")}
+    assert len(neurons) == 16 + 16 + 1
+    for layer in model.layers:
+        for n in layer.neurons:
+            node = neurons[g.node_id(n.b)]
+            assert f"<b>{n.name}</b>" in node and n.formula in node
+            assert all(g.node_id(w) == g.node_id(n.b) for w in n.w)
+    # every other node drawn is an input x_j or part of the loss (outside every neuron)
+    others = [v for v in backward_order(loss) if g.node_id(v) not in neurons]
+    assert sorted(v.label for v in others if v.is_leaf() and v.label) == ["x1", "x2"]
+    assert all(not any(getattr(o, "kind", "") == "neuron" for o in v.scope) for v in others)
+    values = [k for k, v in ns.items() if attr(v, "class").startswith("value")]
+    assert len(values) == len(others)
+    # x_j -> 16 first-layer neurons, 16 x 16 between hidden layers, 16 into the output neuron
+    neuron_edges = [(t, h) for t, h, _ in edges(g.source) if h in neurons]
+    assert len(neuron_edges) == 2 * 16 + 16 * 16 + 16 == len(set(neuron_edges))
+
+
+def test_real_mlp_groups():
+    model, loss = mlp_loss()
+    g = draw_graph(loss, group="neuron")
+    where = cluster_of(g.source)
+    for layer in model.layers:
+        for n in layer.neurons:
+            assert where[g.node_id(n.w[0])] == (layer.name, n.name)
+    assert len(re.findall(r'class="neuron"', g.source)) == 33
+    assert len(re.findall(r'class="layer"', g.source)) == 3
+
+
+@needs_dot
+def test_real_mlp_collapsed_renders():
+    pytest.importorskip("graphviz")
+    model, loss = mlp_loss()
+    root = ET.fromstring(draw_graph(loss, collapse=True, group="layer").svg())
+    classes = [el.get("class", "") for el in root.iter() if el.tag.endswith("}g")]
+    assert sum(c.startswith("node neuron") for c in classes) == 33
+    assert sum(c == "cluster layer" for c in classes) == 3
