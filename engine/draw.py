@@ -525,11 +525,16 @@ def draw_graph(
 
     lines = [
         "digraph chainrule {",
-        f'  graph [rankdir={rankdir}, fontname="{_FONT}", nodesep=0.2, ranksep=0.35, ordering=in'
+        # ordering=in: a node's inputs are laid out in operand order (a above b in a - b).
+        # Collapsed networks connect every neuron to every neuron of the next layer:
+        # more room between layers and translucent edges keep them readable.
+        f'  graph [rankdir={rankdir}, fontname="{_FONT}", nodesep=0.2, '
+        f"ranksep={1.5 if neuron_of else 0.35}, ordering=in"
         + (f", label=<{_text(title)}>, labelloc=t, fontsize=14" if title is not None else "")
         + "];",
         f'  node [fontname="{_FONT}", fontsize=11];',
-        f'  edge [fontname="{_FONT}", fontsize=9, arrowsize=0.6, color="#555555"];',
+        f'  edge [fontname="{_FONT}", fontsize=9, arrowsize=0.6, '
+        f'color="{"#55555560" if neuron_of else "#555555"}"];',
     ]
     lines += _clusters(statements, order, cluster_path)
     lines += ["  " + e for e in edge_lines]
