@@ -2,14 +2,17 @@
 
 User API (what a notebook needs)::
 
-    from engine import Value, no_grad
+    from engine import Value, no_grad, draw_graph, gradient_paths, formula
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
 backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
 """
 
 from .backward import backward_order
+from .draw import Graph, dot_available, draw_graph
+from .formula import formula
 from .ops import RULES, Rule
+from .paths import Path, gradient_paths
 from .value import Value, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
@@ -22,6 +25,12 @@ __all__ = [
     "no_grad",
     "is_grad_enabled",
     "backward_order",
+    "draw_graph",
+    "Graph",
+    "dot_available",
+    "gradient_paths",
+    "formula",
+    "Path",
     "RULES",
     "Rule",
     "__version__",
