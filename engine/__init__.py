@@ -2,13 +2,18 @@
 
 User API (what a notebook needs)::
 
-    from engine import Value, no_grad
+    from engine import Value, no_grad, explain, gradcheck
+
+``explain(root)`` runs the backward pass and narrates it step by step;
+``gradcheck(f, inputs)`` compares ``backward()`` with finite differences.
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
 backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
 """
 
 from .backward import backward_order
+from .explain import Explanation, Step, explain
+from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
 from .ops import RULES, Rule
 from .value import Value, is_grad_enabled, no_grad
 
@@ -22,6 +27,12 @@ __all__ = [
     "no_grad",
     "is_grad_enabled",
     "backward_order",
+    "explain",
+    "Explanation",
+    "Step",
+    "gradcheck",
+    "GradcheckReport",
+    "GradcheckRow",
     "RULES",
     "Rule",
     "__version__",
