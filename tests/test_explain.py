@@ -211,3 +211,27 @@ def test_explains_a_deep_chain_without_recursion():
         y = y + 1.0
     e = explain(y)
     assert len(e) == 40_000 and x.grad == 1.0
+
+
+def test_graph_at_a_step_asks_the_drawer_for_that_state(monkeypatch):
+    import sys
+    import types
+
+    calls = []
+    fake = types.ModuleType("engine.draw")
+    fake.draw_graph = lambda root, **kw: calls.append((root, kw)) or "drawn"
+    monkeypatch.setitem(sys.modules, "engine.draw", fake)
+    a = Value(2.0, label="a")
+    b = Value(-3.0, label="b")
+    c = a * b + a.tanh()
+    e = explain(c)
+    assert e.graph(step=3, rankdir="TB") == "drawn"
+    root, kw = calls[-1]
+    assert root is c and kw["rankdir"] == "TB"
+    assert kw["current"] == (e[2].node, e[2].position)
+    assert kw["grads"] == e.grads_at(3) and kw["done"] == e.done_at(3)
+    e.graph(step=0)
+    assert calls[-1][1]["current"] is None and calls[-1][1]["grads"] == {c: 1.0}
+    e.graph()
+    assert calls[-1][1]["current"] == (e[-1].node, e[-1].position)
+    assert calls[-1][1]["done"] == set(backward_order(c))
