@@ -243,15 +243,17 @@ class Explanation(Sequence):
         return draw_graph(self.root, grads=self.grads_at(k), current=current,
                           done=self.done_at(k), **options)
 
-    def to_html(self, path, title: str | None = None):
+    def to_html(self, path, title: str | None = None, graph: bool = True, **draw_options: Any):
         """Write a self-contained web page that steps through this backward pass.
 
         One HTML file (no network needed) with the drawn graph, Previous/Next
-        buttons and arrow keys; see ``engine.page``. Returns the path written.
+        buttons and arrow keys; see ``engine.page``. ``graph=False`` writes a
+        table-only page; other options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
+        Returns the path written (a ``pathlib.Path``).
         """
         from .page import write_page
 
-        return write_page(self, path, title=title)
+        return write_page(self, path, title=title, graph=graph, **draw_options)
 
     # --- display ---------------------------------------------------------------
 

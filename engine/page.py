@@ -24,7 +24,7 @@ import html
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .table import html_table, number
 
@@ -40,30 +40,30 @@ INSTALL_GRAPHVIZ = (
     "conda install graphviz), then write this page again."
 )
 
-_EDGE = re.compile(r'<g\b[^>]*\bclass="edge"[^>]*>\s*<title>(.*?)</title>', re.S)
+_EDGE = re.compile(r'<g\b([^>]*\bclass="edge[^"]*"[^>]*)>\s*<title>(.*?)</title>', re.S)
+_ID = re.compile(r'\bid="([^"]*)"')
 
 
 def write_page(explanation: Explanation, path: str | Path, title: str | None = None,
-               graph: bool = True) -> Path:
+               graph: bool = True, **draw_options: Any) -> Path:
     """Write the step-through page to ``path`` (UTF-8) and return the path.
 
-    ``graph=False`` leaves the drawing out (a table-only page).
+    ``graph=False`` leaves the drawing out (a table-only page); other keyword
+    options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
     """
     path = Path(path)
-    path.write_text(render_page(explanation, title=title, graph=graph), encoding="utf-8")
+    page = render_page(explanation, title=title, graph=graph, **draw_options)
+    path.write_text(page, encoding="utf-8")
     return path
 
 
 def render_page(explanation: Explanation, title: str | None = None,
-                graph: bool = True) -> str:
+                graph: bool = True, **draw_options: Any) -> str:
     """The page's HTML text (see ``write_page``)."""
     root_name = explanation.names[explanation.root]
     title = title if title is not None else f"Backpropagation through {root_name}"
-    svg, ids, note = _drawing(explanation) if graph else (None, None, "")
-    if ids is None:
-        ids = {node: f"n{k}" for k, node in enumerate(explanation.order)}
-    edges = _edges(svg) if svg else []
-    data = _data(explanation, ids, edges)
+    svg, drawn, note = _drawing(explanation, draw_options) if graph else (None, None, "")
+    data = _data(explanation, drawn, svg)
     data["title"] = title
 
     table = html_table(
@@ -87,20 +87,40 @@ def render_page(explanation: Explanation, title: str | None = None,
     )
 
 
-def _drawing(explanation: Explanation) -> tuple[str | None, dict | None, str]:
-    """(inline SVG, node ids, note): the graph drawn once, or None and why not."""
+def _drawing(explanation: Explanation, options: dict) -> tuple[str | None, Any, str]:
+    """(inline SVG, the drawn Graph, note): the graph drawn once, or None and why not."""
     try:
         from .draw import draw_graph
     except ImportError:  # pragma: no cover - the drawing module ships with the engine
         return None, None, "This page was written without the graph drawing module."
-    root = explanation.root
-    drawn = draw_graph(root, grads={}, done=set(explanation.order))
-    ids = {node: drawn.node_id(node) for node in explanation.order}
+    # The script writes each step's gradients into the drawing; draw every node with
+    # the widest number it will show, so its gradient cell is wide enough throughout.
+    widest: dict = {explanation.root: explanation.seed}
+    for step in explanation:
+        old = widest.get(step.input)
+        if old is None or len(_short(step.grad)) > len(_short(old)):
+            widest[step.input] = step.grad
+    options = {"grads": widest, **options}
+    drawn = draw_graph(explanation.root, **options)
     try:
         svg = drawn.svg()
-    except (RuntimeError, OSError):  # no dot program: the table still works
-        return None, ids, INSTALL_GRAPHVIZ
-    return _inline(svg), ids, ""
+    except (ImportError, RuntimeError, OSError):  # no dot (or no graphviz package)
+        return None, drawn, INSTALL_GRAPHVIZ
+    return _inline(svg), drawn, ""
+
+
+def _short(x: float) -> str:
+    """A gradient as the drawing shows it: 4 significant digits."""
+    return number(x, 4)
+
+
+def _colour(x: float | None) -> str:
+    """The drawing's colour for a gradient cell ("" if the drawer has no such scale)."""
+    try:
+        from .draw import grad_colour
+    except ImportError:
+        return ""
+    return grad_colour(x)
 
 
 def _inline(svg: str) -> str:
@@ -111,50 +131,67 @@ def _inline(svg: str) -> str:
     return svg.strip()
 
 
-def _edges(svg: str) -> list[tuple[str, str]]:
-    """(tail id, head id) of every edge in the SVG, in document order (ports dropped)."""
+def _svg_edges(svg: str) -> list[tuple[str, str, str]]:
+    """(element id, tail id, head id) of every edge in the SVG (ports dropped)."""
     out = []
     for match in _EDGE.finditer(svg):
-        text = html.unescape(match.group(1))
-        tail, _, head = text.partition("->")
-        out.append((tail.split(":")[0].strip(), head.split(":")[0].strip()))
+        found = _ID.search(match.group(1))
+        tail, _, head = html.unescape(match.group(2)).partition("->")
+        out.append((found.group(1) if found else "", tail.split(":")[0].strip(),
+                    head.split(":")[0].strip()))
     return out
 
 
-def _edge_indices(step, ids: dict, values: set, edges: list) -> tuple[list[int], list[str]]:
-    """The SVG edges a step's gradient travels back along, and the op node between.
+def _step_edges(step, drawn, ids: dict, edges: list) -> tuple[list[str], list[str]]:
+    """The SVG ids of the edges a step's gradient travels back along, and of the op node.
 
     The drawing has value nodes and a small node per op: input -> op -> node.
-    ``a * a`` draws two edges from ``a``; the step's position picks one of them.
+    ``Graph.edge_id`` names them when the drawer offers it; otherwise they are
+    found in the SVG by their end points (``a * a`` has two edges from ``a``: the
+    step's position picks one).
     """
+    edge_id = getattr(drawn, "edge_id", None)
+    if edge_id is not None:
+        try:
+            into, out = edge_id(step.node, step.position), edge_id(step.node, None)
+        except ValueError:
+            return [], []
+        ops = [t for e, t, h in edges if e == out]
+        return [into, out], ops
     node_id, input_id = ids[step.node], ids[step.input]
-    ops = sorted({t for t, h in edges if h == node_id and t not in values})
+    values = set(ids.values())
+    ops = sorted({t for _, t, h in edges if h == node_id and t not in values})
     via = ops[0] if len(ops) == 1 else node_id  # no separate op node: input -> node
-    same = [k for k, (t, h) in enumerate(edges) if t == input_id and h == via]
+    same = [e for e, t, h in edges if t == input_id and h == via]
     repeat = step.node.inputs[:step.position].count(step.input)  # a*a: which of its edges
     chosen = [same[repeat]] if repeat < len(same) else same[:1]
     if via != node_id:
-        chosen += [k for k, (t, h) in enumerate(edges) if t == via and h == node_id][:1]
+        chosen += [e for e, t, h in edges if t == via and h == node_id][:1]
         return chosen, [via]
     return chosen, []
 
 
-def _data(explanation: Explanation, ids: dict[Value, str], edges: list) -> dict:
+def _data(explanation: Explanation, drawn: Any, svg: str | None) -> dict:
     """Everything the script needs, as strings and small integers (JSON has no nan/inf)."""
+    if drawn is not None:
+        ids = {node: drawn.node_id(node) for node in explanation.order}
+    else:
+        ids = {node: f"n{k}" for k, node in enumerate(explanation.order)}
+    edges = _svg_edges(svg) if svg else []
     last: dict[Value, int] = {}
     for step in explanation:
         last[step.input] = step.number
-    values = set(ids.values())
     steps = []
     for s in explanation:
-        edge_list, op_ids = _edge_indices(s, ids, values, edges) if edges else ([], [])
+        edge_list, op_ids = _step_edges(s, drawn, ids, edges) if svg else ([], [])
         steps.append({
             "node": ids[s.node], "input": ids[s.input], "position": s.position,
             "nodeName": s.node_name, "inputName": s.input_name,
             "upstream": number(s.upstream), "formula": s.local_formula,
             "rule": s.formula, "local": number(s.local),
             "contribution": number(s.contribution), "before": number(s.grad_before),
-            "grad": number(s.grad), "sentence": s.sentence(),
+            "grad": number(s.grad), "short": _short(s.grad),
+            "colour": _colour(s.grad) if svg else "", "sentence": s.sentence(),
             "edges": edge_list, "ops": op_ids,
         })
     nodes = [
@@ -163,7 +200,9 @@ def _data(explanation: Explanation, ids: dict[Value, str], edges: list) -> dict:
         for n in explanation.order
     ]
     return {"root": ids[explanation.root], "rootName": explanation.names[explanation.root],
-            "seed": number(explanation.seed), "steps": steps, "nodes": nodes}
+            "seed": number(explanation.seed), "seedShort": _short(explanation.seed),
+            "seedColour": _colour(explanation.seed) if svg else "",
+            "unknownColour": _colour(None) if svg else "", "steps": steps, "nodes": nodes}
 
 
 _STYLE = """
@@ -175,7 +214,7 @@ nav button{font-size:1rem;padding:.3rem .9rem}
 .hint{color:#666;font-size:.85rem}
 main{display:flex;gap:1.2rem;align-items:flex-start;flex-wrap:wrap}
 #graph{flex:1 1 32rem;overflow:auto;max-height:80vh;border:1px solid #ddd;border-radius:6px;padding:.4rem}
-#graph svg{max-width:100%;height:auto}
+#graph.fit svg{max-width:100%;height:auto}
 #graph.missing{flex:1 1 20rem;background:#fff8e1;color:#5d4100}
 aside{flex:0 1 26rem}
 #sentence{font-family:ui-monospace,Menlo,Consolas,monospace;background:#f4f6fb;padding:.5rem;
@@ -211,6 +250,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <button id="prev" type="button" title="previous step (left arrow)">&larr; Previous</button>
 <button id="next" type="button" title="next step (right arrow)">Next &rarr;</button>
 <span id="counter">Step 0 of {total}</span>
+<button id="fit" type="button" title="shrink the drawing to fit, or show it at full size">Fit graph</button>
 <span class="hint">arrow keys step; Home / End jump; click a table row to go to its step</span>
 </nav>
 <main>
@@ -236,28 +276,42 @@ _SCRIPT = r"""
   var D = JSON.parse(document.getElementById("chainrule-data").textContent);
   var SVGNS = "http://www.w3.org/2000/svg";
   var svg = document.querySelector("#graph svg");
-  var nodeEls = {}, badges = {}, edgeEls = [], rowsById = {};
+  var nodeEls = {}, badges = {}, cellFill = {}, edgeEls = {}, rowsById = {};
   if (svg) {
     svg.querySelectorAll("g.node").forEach(function (g) {
       var t = g.querySelector("title");
       if (t) nodeEls[t.textContent.trim()] = g;
     });
-    edgeEls = Array.prototype.slice.call(svg.querySelectorAll("g.edge"));
+    svg.querySelectorAll("g.edge").forEach(function (e) { if (e.id) edgeEls[e.id] = e; });
     D.nodes.forEach(function (n) {
       var g = nodeEls[n.id];
       if (!g) return;
+      // the drawer's own gradient cell ("grad ?") if it has one, else a badge above the node
+      var cell = Array.prototype.filter.call(g.querySelectorAll("text"), function (t) {
+        return /^grad\b/.test(t.textContent.trim());
+      })[0];
+      if (cell) {
+        cell.classList.add("cr-grad");
+        badges[n.id] = cell;
+        // the cell's background: the nearest filled polygon drawn before its text
+        for (var el = cell.previousElementSibling; el; el = el.previousElementSibling) {
+          var fill = el.tagName === "polygon" && el.getAttribute("fill");
+          if (fill && fill !== "none" && fill !== "transparent") { cellFill[n.id] = el; break; }
+        }
+        return;
+      }
       var box = g.getBBox();
       var t = document.createElementNS(SVGNS, "text");
       t.setAttribute("x", box.x + box.width);
       t.setAttribute("y", box.y - 3);
       t.setAttribute("text-anchor", "end");
-      t.setAttribute("class", "cr-badge");
+      t.setAttribute("class", "cr-badge cr-grad");
       g.appendChild(t);
       badges[n.id] = t;
     });
     // room for the badges above the topmost nodes: widen the drawing by a margin
     var vb = svg.viewBox && svg.viewBox.baseVal, pad = 18;
-    if (vb && vb.width) {
+    if (vb && vb.width && svg.querySelector("text.cr-badge")) {
       var w = parseFloat(svg.getAttribute("width")) || vb.width;
       var h = parseFloat(svg.getAttribute("height")) || vb.height;
       svg.setAttribute("viewBox", [vb.x - pad, vb.y - pad, vb.width + 2 * pad,
@@ -298,9 +352,16 @@ _SCRIPT = r"""
   function show(k) {
     k = Math.max(0, Math.min(total, k | 0));
     step = k;
-    var grads = {};
+    var grads = {}, shorts = {}, colours = {};
     grads[D.root] = D.seed;
-    for (var i = 0; i < k; i++) grads[D.steps[i].input] = D.steps[i].grad;
+    shorts[D.root] = D.seedShort;
+    colours[D.root] = D.seedColour;
+    for (var i = 0; i < k; i++) {
+      var s = D.steps[i];
+      grads[s.input] = s.grad;
+      shorts[s.input] = s.short;
+      colours[s.input] = s.colour;
+    }
     var cur = k ? D.steps[k - 1] : null;
     D.nodes.forEach(function (n) {
       var reached = Object.prototype.hasOwnProperty.call(grads, n.id);
@@ -313,7 +374,12 @@ _SCRIPT = r"""
         g.classList.toggle("cr-source", !!cur && cur.node === n.id);
         g.classList.toggle("cr-target", !!cur && cur.input === n.id);
       }
-      if (badges[n.id]) badges[n.id].textContent = reached ? "grad " + grads[n.id] : "";
+      if (badges[n.id]) {
+        var isCell = !badges[n.id].classList.contains("cr-badge");
+        badges[n.id].textContent = reached ? "grad " + shorts[n.id] : (isCell ? "grad ?" : "");
+      }
+      var colour = reached ? colours[n.id] : D.unknownColour;
+      if (cellFill[n.id] && colour) cellFill[n.id].setAttribute("fill", colour);
       var tr = rowsById[n.id];
       tr.lastChild.textContent = reached ? grads[n.id] + (done ? "" : " (so far)") : "";
       tr.classList.toggle("changed", !!cur && cur.input === n.id);
@@ -322,10 +388,18 @@ _SCRIPT = r"""
     Object.keys(nodeEls).forEach(function (id) {
       nodeEls[id].classList.toggle("cr-op", !!cur && cur.ops.indexOf(id) >= 0);
     });
-    edgeEls.forEach(function (e, i) {
-      e.classList.toggle("cr-current", !!cur && cur.edges.indexOf(i) >= 0);
+    Object.keys(edgeEls).forEach(function (id) {
+      edgeEls[id].classList.toggle("cr-current", !!cur && cur.edges.indexOf(id) >= 0);
     });
     stepRows.forEach(function (tr, i) { tr.classList.toggle("current", i === k - 1); });
+    var focus = nodeEls[cur ? cur.input : D.root], box = document.getElementById("graph");
+    if (focus && box) {  // keep the step's input in view, without scrolling the page
+      var r = focus.getBoundingClientRect(), b = box.getBoundingClientRect();
+      if (r.left < b.left || r.right > b.right)
+        box.scrollLeft += r.left - b.left - (b.width - r.width) / 2;
+      if (r.top < b.top || r.bottom > b.bottom)
+        box.scrollTop += r.top - b.top - (b.height - r.height) / 2;
+    }
     current.textContent = "";
     var sentence = document.getElementById("sentence");
     if (cur) {
@@ -348,6 +422,12 @@ _SCRIPT = r"""
     try { history.replaceState(null, "", "#step=" + k); } catch (err) { /* file: URLs */ }
   }
 
+  var fit = document.getElementById("fit"), graphBox = document.getElementById("graph");
+  if (!svg) fit.hidden = true;
+  fit.addEventListener("click", function () {
+    var on = graphBox.classList.toggle("fit");
+    fit.textContent = on ? "Full size" : "Fit graph";
+  });
   document.getElementById("prev").addEventListener("click", function () { show(step - 1); });
   document.getElementById("next").addEventListener("click", function () { show(step + 1); });
   document.addEventListener("keydown", function (ev) {

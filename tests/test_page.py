@@ -1,5 +1,6 @@
 """The step-through page: self-contained, escaped, and still useful without Graphviz."""
 
+import html
 import importlib.util
 import json
 import re
@@ -68,7 +69,7 @@ def test_without_dot_the_page_says_how_to_install_graphviz(monkeypatch):
     monkeypatch.setenv("PATH", "")
     page = render_page(example())
     assert "<svg" not in page
-    assert INSTALL_GRAPHVIZ in page
+    assert html.escape(INSTALL_GRAPHVIZ) in page
     assert len(payload(page)["steps"]) == 5
 
 

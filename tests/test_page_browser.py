@@ -84,8 +84,8 @@ def test_next_and_arrow_keys_step_through_the_backward_pass(chromium, tmp_path):
                 assert browser.evaluate(TARGET) == [ids[step.input]]
                 badge = ("Array.from(document.querySelectorAll('#graph g.node'))"
                          f".filter(g => g.querySelector('title').textContent.trim() === "
-                         f"{ids[step.input]!r})[0].querySelector('text.cr-badge').textContent")
-                assert browser.evaluate(badge) == f"grad {number(step.grad)}"
+                         f"{ids[step.input]!r})[0].querySelector('text.cr-grad').textContent")
+                assert browser.evaluate(badge) == f"grad {number(step.grad, 4)}"
                 assert browser.evaluate(
                     "document.querySelectorAll('#graph g.edge.cr-current').length") >= 1
 
