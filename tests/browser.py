@@ -40,8 +40,9 @@ def find_chromium() -> str | None:
 class Browser:
     """One headless Chromium with one page, driven through the DevTools pipe.
 
-    >>> with Browser(find_chromium(), "file:///tmp/page.html") as page:  # doctest: +SKIP
-    ...     page.evaluate("document.title")
+    Use it as a context manager, e.g. ``with Browser(find_chromium(), url) as page:``
+    then ``page.evaluate("document.title")``, ``page.click("#next")``,
+    ``page.screenshot(path)``.
     """
 
     def __init__(self, executable: str, url: str, timeout: float = 30.0) -> None:
