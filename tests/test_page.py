@@ -85,3 +85,60 @@ def test_fifty_steps_make_a_small_page():
     assert len(page.encode()) < 200_000, len(page.encode())
     if HAS_DRAW and HAS_DOT:
         assert page.count("<svg") == 1  # one drawing, highlighted per step by the script
+
+
+class _PlainGraph:
+    """A drawer's Graph as the contract promises it: DOT, SVG, node_id, no edge_id."""
+
+    def __init__(self, root):
+        from engine.backward import backward_order
+
+        order = backward_order(root)
+        self.ids = {n: f"v{k}" for k, n in enumerate(order)}
+        lines = ["digraph G {", "rankdir=LR;"]
+        for n in reversed(order):
+            lines.append(f'{self.ids[n]} [shape=box, label="grad ?"];')
+            if n.op:
+                lines.append(f'{self.ids[n]}_op [label="{n.rule.symbol}"];')
+                lines += [f"{self.ids[x]} -> {self.ids[n]}_op;" for x in n.inputs]
+                lines.append(f"{self.ids[n]}_op -> {self.ids[n]};")
+        self.source = "\n".join(lines + ["}"])
+
+    def node_id(self, value):
+        return self.ids[value]
+
+    def svg(self):
+        import subprocess
+
+        return subprocess.run(["dot", "-Tsvg"], input=self.source, capture_output=True,
+                              text=True, check=True).stdout
+
+
+def test_without_edge_ids_the_edges_are_found_by_their_end_points(monkeypatch):
+    import sys
+    import types
+
+    if not HAS_DOT:
+        pytest.skip("Graphviz's dot is not installed (CI installs it)")
+    fake = types.ModuleType("engine.draw")
+    fake.draw_graph = lambda root, **options: _PlainGraph(root)
+    monkeypatch.setitem(sys.modules, "engine.draw", fake)
+    a = Value(3.0, label="a")
+    sq = a * a
+    out = sq.tanh()
+    e = explain(out)
+    page = render_page(e)
+    data = payload(page)
+    titles = dict(re.findall(r'<g id="([^"]+)" class="edge">\s*<title>(.*?)</title>', page))
+    g = _PlainGraph(out)
+    a_id, sq_id, out_id = g.node_id(a), g.node_id(sq), g.node_id(out)
+    expected = [  # (edges by their titles) for: out <- sq, sq <- a (first), sq <- a (second)
+        [f"{sq_id}&#45;&gt;{out_id}_op", f"{out_id}_op&#45;&gt;{out_id}"],
+        [f"{a_id}&#45;&gt;{sq_id}_op", f"{sq_id}_op&#45;&gt;{sq_id}"],
+        [f"{a_id}&#45;&gt;{sq_id}_op", f"{sq_id}_op&#45;&gt;{sq_id}"],
+    ]
+    assert [[titles[i] for i in step["edges"]] for step in data["steps"]] == expected
+    first, second = data["steps"][1]["edges"][0], data["steps"][2]["edges"][0]
+    assert first != second  # a * a: each step lights its own edge
+    assert [step["ops"] for step in data["steps"]] == [[f"{out_id}_op"], [f"{sq_id}_op"],
+                                                      [f"{sq_id}_op"]]
