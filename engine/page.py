@@ -104,7 +104,9 @@ def _drawing(explanation: Explanation, options: dict) -> tuple[str | None, Any, 
     drawn = draw_graph(explanation.root, **options)
     try:
         svg = drawn.svg()
-    except (ImportError, RuntimeError, OSError):  # no dot (or no graphviz package)
+    except ImportError as error:  # no graphviz Python package: its message names the extra
+        return None, drawn, f"{error}. {INSTALL_GRAPHVIZ}"
+    except (RuntimeError, OSError):  # no dot program
         return None, drawn, INSTALL_GRAPHVIZ
     return _inline(svg), drawn, ""
 
