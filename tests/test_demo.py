@@ -179,13 +179,17 @@ def test_page_steps_in_headless_chromium(demo, tmp_path):
         return
     counter = "document.getElementById('counter').textContent"
     with Browser(executable, url) as browser:
-        browser.wait_for("document.readyState === 'complete'")
+        browser.wait_for("window.chainrule && document.readyState === 'complete'")
+        assert browser.evaluate("!!document.querySelector('#graph svg')") == bool(
+            shutil.which("dot")), "the page shows the drawing exactly when dot exists"
         first = browser.evaluate(counter)
         assert first.startswith("Step 0 of"), first
         browser.click("#next")
         browser.wait_for(f"{counter}.startsWith('Step 1 of')")
         browser.press("ArrowRight", 39)
         browser.wait_for(f"{counter}.startsWith('Step 2 of')")
+        sentence = browser.evaluate("document.getElementById('sentence').textContent")
+        assert "grad(" in sentence and "+=" in sentence, sentence
         ARTIFACTS.mkdir(exist_ok=True)
         browser.screenshot(ARTIFACTS / "demo_explanation_step2.png")
 

@@ -66,8 +66,8 @@ def this_python_kernel(tmp_path, monkeypatch):
     return "python3"
 
 
-@pytest.mark.parametrize("path", [_param(p) for p in NOTEBOOKS])
-def test_notebook_runs(path, this_python_kernel, tmp_path):
+def execute(path: Path, kernel: str, tmp_path: Path):
+    """Run the notebook at ``path`` top to bottom; fail the test on the first error."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
@@ -79,7 +79,7 @@ def test_notebook_runs(path, this_python_kernel, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
-        kernel_name=this_python_kernel,
+        kernel_name=kernel,
         timeout=TIMEOUTS.get(path.stem, DEFAULT_TIMEOUT),
         resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
     )
@@ -90,6 +90,28 @@ def test_notebook_runs(path, this_python_kernel, tmp_path):
         out = Path(os.environ.get("CHAINRULE_ARTIFACTS", tmp_path)) / f"{path.stem}.failed.ipynb"
         nbformat.write(nb, out)
         pytest.fail(f"{path.name} failed (executed copy: {out}):\n{error}", pytrace=False)
+    return nb
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in NOTEBOOKS])
+def test_notebook_runs(path, this_python_kernel, tmp_path):
+    execute(path, this_python_kernel, tmp_path)
+
+
+DRAWING = [p for p in NOTEBOOKS if "draw_graph" in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in DRAWING])
+def test_notebook_runs_without_dot(path, this_python_kernel, tmp_path, monkeypatch):
+    """Without Graphviz's dot the graphs degrade to DOT text; the notebook still runs."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # the kernel inherits it: no dot to be found
+    nb = execute(path, this_python_kernel, tmp_path)
+    shown = [output for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert not any("image/svg+xml" in output.get("data", {}) for output in shown), (
+        "an SVG was rendered although dot was not on the PATH"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
