@@ -300,6 +300,40 @@ def _scopes(order: list[Value]) -> tuple[dict[Value, tuple], set[Value]]:
     return scopes, parameters
 
 
+def _neurons(order: list[Value], scopes: dict[Value, tuple]) -> tuple[dict, dict, dict]:
+    """For ``collapse``: which nodes merge into which neuron node.
+
+    A neuron called several times (once per sample of a batch) gives one node per
+    call: nodes made in one ``scope()`` block share one scope tuple, which tells
+    the calls apart. Its parameters are merged into its node only when it is
+    called once; otherwise they stay leaves, with an edge to every call.
+
+    Returns (node -> call key, call key -> owner, id(owner) -> its call keys in order).
+    """
+    neuron_of: dict[Value, int] = {}
+    owners: dict[int, Any] = {}
+    calls: dict[int, list[int]] = {}
+    parameters: list[tuple[Value, Any]] = []
+    for node in order:
+        path = scopes[node]
+        owner = next((o for o in reversed(path) if _kind(o) == "neuron"), None)
+        if owner is None:
+            continue
+        if path is not node.scope:  # a parameter, placed with its owner by _scopes
+            parameters.append((node, owner))
+            continue
+        key = id(path) if path[-1] is owner else id(owner)
+        neuron_of[node] = key
+        if key not in owners:
+            owners[key] = owner
+            calls.setdefault(id(owner), []).append(key)
+    for p, owner in parameters:
+        keys = calls.get(id(owner), [])
+        if len(keys) == 1:
+            neuron_of[p] = keys[0]
+    return neuron_of, owners, calls
+
+
 def _depends_on(order: list[Value], sources: set[Value]) -> set[Value]:
     """Nodes that are in ``sources`` or have one of them among their inputs, recursively."""
     reached: set[Value] = set()
@@ -421,13 +455,7 @@ def draw_graph(
         raise ValueError(f"draw_graph: current node {current[0]!r} is not in the graph")
 
     # Which nodes merge into a neuron node (collapse), and which cluster each node is in.
-    neuron_of: dict[Value, Any] = {}
-    if collapse:
-        for node in order:
-            for owner in reversed(scopes[node]):
-                if _kind(owner) == "neuron":
-                    neuron_of[node] = owner
-                    break
+    neuron_of, owners, calls = _neurons(order, scopes) if collapse else ({}, {}, {})
     levels = {"neuron": ("layer", "neuron"), "layer": ("layer",), None: ()}[group]
     if collapse:
         levels = tuple(k for k in levels if k != "neuron")
@@ -439,11 +467,11 @@ def draw_graph(
     members: dict[int, list[Value]] = {}
     for node in order:
         if node in neuron_of:
-            members.setdefault(id(neuron_of[node]), []).append(node)
+            members.setdefault(neuron_of[node], []).append(node)
     used_outside: set[Value] = {root}
     for node in order:
         for i in node.inputs:
-            if i in neuron_of and neuron_of.get(node) is not neuron_of[i]:
+            if i in neuron_of and neuron_of.get(node) != neuron_of[i]:
                 used_outside.add(i)
     neuron_output = {
         key: [m for m in nodes if m in used_outside][-1] for key, nodes in members.items()
@@ -452,7 +480,7 @@ def draw_graph(
     ids: dict[Value, str] = {}
     for node in order:
         if node in neuron_of:
-            ids[node] = f"v{index[neuron_output[id(neuron_of[node])]]}"
+            ids[node] = f"v{index[neuron_output[neuron_of[node]]]}"
         else:
             ids[node] = f"v{index[node]}"
 
@@ -478,24 +506,26 @@ def draw_graph(
     for node in order:
         k = index[node]
         if node in neuron_of:
-            owner = neuron_of[node]
-            if node is not neuron_output[id(owner)]:
+            key = neuron_of[node]
+            if node is not neuron_output[key]:
                 continue
-            group_nodes = members[id(owner)]
-            inside = set(group_nodes)
+            owner = owners[key]
+            name = _owner_name(owner)
+            if len(calls[id(owner)]) > 1:  # one node per call (e.g. per sample of a batch)
+                name += f" (call {calls[id(owner)].index(key) + 1})"
+            inside = set(members[key])
             emit(cluster_path(node), _neuron_node(
-                ids[node], owner, node, show_grad, shown_grad(node),
-                bool(inside & on_path), faded(node)))
+                ids[node], name, getattr(owner, "formula", None), node, show_grad,
+                shown_grad(node), bool(inside & on_path), faded(node)))
             n_values += 1
-            sources: list[str] = []
-            for m in group_nodes:
+            sources: dict[str, bool] = {}  # drawn source -> on a highlighted path
+            for m in members[key]:
                 for i in m.inputs:
-                    if i not in inside and ids[i] not in sources:
-                        sources.append(ids[i])
-                        hot = i in on_path
-                        edge = f"e{k}_from_{ids[i]}"
-                        edge_lines.append(
-                            f'{ids[i]} -> {ids[node]} [id="{edge}"{_HOT if hot else ""}];')
+                    if i not in inside:
+                        sources[ids[i]] = sources.get(ids[i], False) or i in on_path
+            for source, hot in sources.items():
+                edge_lines.append(
+                    f'{source} -> {ids[node]} [id="e{k}_from_{source}"{_HOT if hot else ""}];')
             continue
         role = _role(node, root, owned, guess=parameters is None)
         emit(cluster_path(node), _value_node(
@@ -539,8 +569,6 @@ def draw_graph(
     lines += _clusters(statements, order, cluster_path)
     lines += ["  " + e for e in edge_lines]
     lines.append("}")
-    for node in order:  # every Value maps to some drawn node
-        ids.setdefault(node, f"v{index[node]}")
     return Graph("\n".join(lines) + "\n", ids, edges, (n_values, n_ops))
 
 
@@ -633,11 +661,10 @@ def _op_node(op_id: str, node: Value, hot: bool) -> str:
     )
 
 
-def _neuron_node(node_id: str, owner: Any, output: Value, show_grad: bool,
+def _neuron_node(node_id: str, name: str, formula: Any, output: Value, show_grad: bool,
                  grad: float | None, hot: bool, faded: bool) -> str:
     fill = ROLE_COLOURS["intermediate"]
-    formula = getattr(owner, "formula", None)
-    rows = [_cell(f"<b>{_text(_owner_name(owner))}</b>", fill, faded, ' colspan="2"')]
+    rows = [_cell(f"<b>{_text(name)}</b>", fill, faded, ' colspan="2"')]
     if formula:
         rows.append(_cell(_text(formula), fill, faded, ' colspan="2"'))
     last = _cell(f"data {_num(output.data)}", fill, faded)

@@ -486,3 +486,34 @@ def test_real_mlp_collapsed_renders():
     classes = [el.get("class", "") for el in root.iter() if el.tag.endswith("}g")]
     assert sum(c.startswith("node neuron") for c in classes) == 33
     assert sum(c == "cluster layer" for c in classes) == 3
+
+
+def test_collapse_a_batch_draws_one_node_per_neuron_call():
+    mlp, forward = fake_mlp([2, 3, 1])
+    [o1] = forward([0.5, -1.0])
+    [o2] = forward([1.0, 2.0])
+    loss = o1 * o1 + o2 * o2
+    loss.backward()
+    g = draw_graph(loss, collapse=True)
+    ns = nodes(g.source)
+    neurons = {k: v for k, v in ns.items() if attr(v, "class").startswith("neuron")}
+    assert len(neurons) == 2 * 4
+    assert g.node_id(o1) != g.node_id(o2)
+    assert "<b>layer 2, neuron 1 (call 1)</b>" in neurons[g.node_id(o1)]
+    assert "<b>layer 2, neuron 1 (call 2)</b>" in neurons[g.node_id(o2)]
+    # shared parameters stay leaves, each with an edge to both calls of its neuron
+    w = mlp.children[1].children[0].w[0]
+    assert "parameter" in attr(ns[g.node_id(w)], "class")
+    assert {h for t, h, _ in edges(g.source) if t == g.node_id(w)} == {
+        g.node_id(o1), g.node_id(o2)}
+    params = [k for k, v in ns.items() if "parameter" in attr(v, "class")]
+    assert len(params) == 3 * 3 + 4
+
+
+def test_real_mlp_batch_collapsed():
+    nn = pytest.importorskip("nn")
+    model = nn.MLP(2, [3, 1], seed=1)
+    loss = nn.mse_loss([model(x) for x in ([0.5, -1.0], [1.0, 0.0], [0.0, 2.0])], [1.0, 0.0, 1.0])
+    ns = nodes(draw_graph(loss, collapse=True).source)
+    assert sum(attr(v, "class").startswith("neuron") for v in ns.values()) == 3 * 4
+    assert sum("parameter" in attr(v, "class") for v in ns.values()) == 9 + 4
