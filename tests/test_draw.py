@@ -546,3 +546,13 @@ def test_real_mlp_batch_collapsed():
     ns = nodes(draw_graph(loss, collapse=True).source)
     assert sum(attr(v, "class").startswith("neuron") for v in ns.values()) == 3 * 4
     assert sum("parameter" in attr(v, "class") for v in ns.values()) == 9 + 4
+
+
+def test_deep_graph_draws_without_recursion():
+    x = Value(0.1, label="x")
+    y = x
+    for _ in range(20_000):  # far deeper than Python's recursion limit
+        y = y * 1.0
+    g = draw_graph(y, highlight=x)
+    assert g.node_id(y) == "v40000" and g.source.count(HIGHLIGHT) > 20_000
+    assert repr(g) == "Graph(40001 value nodes, 20000 op nodes; .source, .svg(), .save(path))"
