@@ -3,6 +3,10 @@
 User API (what a notebook needs)::
 
     from engine import Value, no_grad, draw_graph, gradient_paths, formula
+    from engine import explain, gradcheck
+
+``explain(root)`` runs the backward pass and narrates it step by step;
+``gradcheck(f, inputs)`` compares ``backward()`` with finite differences.
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
 backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
@@ -10,7 +14,9 @@ backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
 
 from .backward import backward_order
 from .draw import Graph, dot_available, draw_graph
+from .explain import Explanation, Step, explain
 from .formula import formula
+from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
 from .ops import RULES, Rule
 from .paths import Path, gradient_paths
 from .value import Value, is_grad_enabled, no_grad
@@ -31,6 +37,12 @@ __all__ = [
     "gradient_paths",
     "formula",
     "Path",
+    "explain",
+    "Explanation",
+    "Step",
+    "gradcheck",
+    "GradcheckReport",
+    "GradcheckRow",
     "RULES",
     "Rule",
     "__version__",

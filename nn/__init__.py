@@ -87,3 +87,14 @@ __all__ = [
     "to_torch",
     "from_torch",
 ]
+
+# --- training: optimizers, the training loop, datasets ---
+from .data import lecture_table, make_circles, make_moons, make_spiral, make_xor  # noqa: E402
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer  # noqa: E402
+from .train import History, accuracy, fit, predict  # noqa: E402
+
+__all__ += [
+    "Optimizer", "SGD", "Adagrad", "Adam", "AdamW",
+    "fit", "History", "predict", "accuracy",
+    "make_moons", "make_circles", "make_xor", "make_spiral", "lecture_table",
+]
