@@ -29,6 +29,7 @@ import math
 import re
 import shutil
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +301,63 @@ def _scopes(order: list[Value]) -> tuple[dict[Value, tuple], set[Value]]:
     return scopes, parameters
 
 
+@dataclass
+class _Neurons:
+    """For ``collapse``: which nodes merge into which neuron node.
+
+    A neuron called several times (once per sample of a batch) gives one node per
+    call: nodes made in one ``scope()`` block share one scope tuple, which tells
+    the calls apart. Its parameters are merged into its node only when it is
+    called once; otherwise they stay leaves, with an edge to every call.
+    """
+
+    of: dict[Value, int] = field(default_factory=dict)  # node -> key of its neuron call
+    owner: dict[int, Any] = field(default_factory=dict)  # call key -> the neuron
+    calls: dict[int, list[int]] = field(default_factory=dict)  # id(neuron) -> its call keys
+    members: dict[int, list[Value]] = field(default_factory=dict)  # call key -> its nodes
+    output: dict[int, Value] = field(default_factory=dict)  # call key -> the node it outputs
+
+    def name(self, key: int) -> str:
+        owner = self.owner[key]
+        calls = self.calls[id(owner)]
+        if len(calls) == 1:
+            return _owner_name(owner)
+        return f"{_owner_name(owner)} (call {calls.index(key) + 1})"
+
+
+def _neurons(order: list[Value], scopes: dict[Value, tuple], root: Value) -> _Neurons:
+    found = _Neurons()
+    parameters: list[tuple[Value, Any]] = []
+    for node in order:
+        path = scopes[node]
+        owner = next((o for o in reversed(path) if _kind(o) == "neuron"), None)
+        if owner is None:
+            continue
+        if path is not node.scope:  # a parameter, placed with its owner by _scopes
+            parameters.append((node, owner))
+            continue
+        key = id(path) if path[-1] is owner else id(owner)
+        found.of[node] = key
+        if key not in found.owner:
+            found.owner[key] = owner
+            found.calls.setdefault(id(owner), []).append(key)
+    for p, owner in parameters:
+        keys = found.calls.get(id(owner), [])
+        if len(keys) == 1:
+            found.of[p] = keys[0]
+    # A call's output: its last node that is used outside it (or is the root).
+    used_outside: set[Value] = {root}
+    for node in order:
+        if node in found.of:
+            found.members.setdefault(found.of[node], []).append(node)
+        for i in node.inputs:
+            if i in found.of and found.of.get(node) != found.of[i]:
+                used_outside.add(i)
+    for key, nodes in found.members.items():
+        found.output[key] = [m for m in nodes if m in used_outside][-1]
+    return found
+
+
 def _depends_on(order: list[Value], sources: set[Value]) -> set[Value]:
     """Nodes that are in ``sources`` or have one of them among their inputs, recursively."""
     reached: set[Value] = set()
@@ -421,13 +479,7 @@ def draw_graph(
         raise ValueError(f"draw_graph: current node {current[0]!r} is not in the graph")
 
     # Which nodes merge into a neuron node (collapse), and which cluster each node is in.
-    neuron_of: dict[Value, Any] = {}
-    if collapse:
-        for node in order:
-            for owner in reversed(scopes[node]):
-                if _kind(owner) == "neuron":
-                    neuron_of[node] = owner
-                    break
+    neurons = _neurons(order, scopes, root) if collapse else _Neurons()
     levels = {"neuron": ("layer", "neuron"), "layer": ("layer",), None: ()}[group]
     if collapse:
         levels = tuple(k for k in levels if k != "neuron")
@@ -435,26 +487,10 @@ def draw_graph(
     def cluster_path(node: Value) -> tuple:
         return tuple(o for o in scopes[node] if _kind(o) in levels)
 
-    # Collapsed neurons: members, and the member whose value leaves the neuron.
-    members: dict[int, list[Value]] = {}
-    for node in order:
-        if node in neuron_of:
-            members.setdefault(id(neuron_of[node]), []).append(node)
-    used_outside: set[Value] = {root}
-    for node in order:
-        for i in node.inputs:
-            if i in neuron_of and neuron_of.get(node) is not neuron_of[i]:
-                used_outside.add(i)
-    neuron_output = {
-        key: [m for m in nodes if m in used_outside][-1] for key, nodes in members.items()
-    }
-
     ids: dict[Value, str] = {}
     for node in order:
-        if node in neuron_of:
-            ids[node] = f"v{index[neuron_output[id(neuron_of[node])]]}"
-        else:
-            ids[node] = f"v{index[node]}"
+        shown = neurons.output[neurons.of[node]] if node in neurons.of else node
+        ids[node] = f"v{index[shown]}"
 
     def shown_grad(node: Value) -> float | None:
         if grads is None:
@@ -477,25 +513,23 @@ def draw_graph(
     n_values = n_ops = 0
     for node in order:
         k = index[node]
-        if node in neuron_of:
-            owner = neuron_of[node]
-            if node is not neuron_output[id(owner)]:
+        if node in neurons.of:  # collapsed: draw the neuron call once, at its output
+            key = neurons.of[node]
+            if node is not neurons.output[key]:
                 continue
-            group_nodes = members[id(owner)]
-            inside = set(group_nodes)
+            inside = set(neurons.members[key])
             emit(cluster_path(node), _neuron_node(
-                ids[node], owner, node, show_grad, shown_grad(node),
-                bool(inside & on_path), faded(node)))
+                ids[node], neurons.name(key), getattr(neurons.owner[key], "formula", None),
+                node, show_grad, shown_grad(node), bool(inside & on_path), faded(node)))
             n_values += 1
-            sources: list[str] = []
-            for m in group_nodes:
+            sources: dict[str, bool] = {}  # drawn source -> on a highlighted path
+            for m in neurons.members[key]:
                 for i in m.inputs:
-                    if i not in inside and ids[i] not in sources:
-                        sources.append(ids[i])
-                        hot = i in on_path
-                        edge = f"e{k}_from_{ids[i]}"
-                        edge_lines.append(
-                            f'{ids[i]} -> {ids[node]} [id="{edge}"{_HOT if hot else ""}];')
+                    if i not in inside:
+                        sources[ids[i]] = sources.get(ids[i], False) or i in on_path
+            for source, hot in sources.items():
+                edge_lines.append(
+                    f'{source} -> {ids[node]} [id="e{k}_from_{source}"{_HOT if hot else ""}];')
             continue
         role = _role(node, root, owned, guess=parameters is None)
         emit(cluster_path(node), _value_node(
@@ -529,18 +563,16 @@ def draw_graph(
         # Collapsed networks connect every neuron to every neuron of the next layer:
         # more room between layers and translucent edges keep them readable.
         f'  graph [rankdir={rankdir}, fontname="{_FONT}", nodesep=0.2, '
-        f"ranksep={1.5 if neuron_of else 0.35}, ordering=in"
+        f"ranksep={1.5 if neurons.of else 0.35}, ordering=in"
         + (f", label=<{_text(title)}>, labelloc=t, fontsize=14" if title is not None else "")
         + "];",
         f'  node [fontname="{_FONT}", fontsize=11];',
         f'  edge [fontname="{_FONT}", fontsize=9, arrowsize=0.6, '
-        f'color="{"#55555560" if neuron_of else "#555555"}"];',
+        f'color="{"#55555560" if neurons.of else "#555555"}"];',
     ]
     lines += _clusters(statements, order, cluster_path)
     lines += ["  " + e for e in edge_lines]
     lines.append("}")
-    for node in order:  # every Value maps to some drawn node
-        ids.setdefault(node, f"v{index[node]}")
     return Graph("\n".join(lines) + "\n", ids, edges, (n_values, n_ops))
 
 
@@ -633,11 +665,10 @@ def _op_node(op_id: str, node: Value, hot: bool) -> str:
     )
 
 
-def _neuron_node(node_id: str, owner: Any, output: Value, show_grad: bool,
+def _neuron_node(node_id: str, name: str, formula: Any, output: Value, show_grad: bool,
                  grad: float | None, hot: bool, faded: bool) -> str:
     fill = ROLE_COLOURS["intermediate"]
-    formula = getattr(owner, "formula", None)
-    rows = [_cell(f"<b>{_text(_owner_name(owner))}</b>", fill, faded, ' colspan="2"')]
+    rows = [_cell(f"<b>{_text(name)}</b>", fill, faded, ' colspan="2"')]
     if formula:
         rows.append(_cell(_text(formula), fill, faded, ' colspan="2"'))
     last = _cell(f"data {_num(output.data)}", fill, faded)

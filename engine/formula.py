@@ -159,6 +159,7 @@ def formula(root: Value, *, max_inline: int = 30) -> str:
         for i in node.inputs:
             uses[i] = uses.get(i, 0) + 1
     taken = {node.label for node in order if node.label}
+    leaf_names = {node.label for node in order if node.label and node.is_leaf()}
     used_names: set[str] = set()
     counter = 0
 
@@ -170,7 +171,8 @@ def formula(root: Value, *, max_inline: int = 30) -> str:
             continue
         text = _write(node, [texts[i] for i in node.inputs])
         shared = node is not root and uses.get(node, 0) > 1
-        if shared and node.label and node.label not in used_names and _SIMPLE_NAME.match(node.label):
+        if (shared and node.label and _SIMPLE_NAME.match(node.label)
+                and node.label not in used_names and node.label not in leaf_names):
             name = node.label
         elif shared and text.length > max_inline:
             counter += 1

@@ -7,8 +7,10 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from random_graphs import programs, run
 
-from engine import Graph, Value, dot_available, draw_graph
+from engine import Graph, Value, backward_order, dot_available, draw_graph
 from engine.draw import HIGHLIGHT, ROLE_COLOURS, grad_colour
 
 needs_dot = pytest.mark.skipif(
@@ -97,9 +99,36 @@ def test_source_is_deterministic_and_independent_of_memory():
     assert draw_graph(y1).source == draw_graph(y2).source
 
 
+@settings(max_examples=60, deadline=None)
+@given(programs())
+def test_random_graphs_same_text_every_build_and_one_node_per_value(program):
+    def build():
+        values = [Value(x, label=f"x{i}") for i, x in enumerate(program[0])]
+        root = run(program, values, 0)
+        root.backward()
+        return root
+
+    root = build()
+    g = draw_graph(root, show_local=True)
+    assert g.source == draw_graph(build(), show_local=True).source
+    order = backward_order(root)
+    ns = nodes(g.source)
+    values = [k for k in ns if k.startswith("v")]
+    assert sorted(values) == sorted(g.node_id(v) for v in order)  # one node per Value
+    ops = [k for k in ns if k.startswith("op")]
+    assert len(ops) == sum(1 for v in order if not v.is_leaf())
+    # one input edge per operand, carrying that operand's local derivative
+    es = [e for e in edges(g.source) if e[1].startswith("op")]
+    assert len(es) == sum(len(v.inputs) for v in order)
+    for v in order:
+        for position, (i, local) in enumerate(zip(v.inputs, v.local_grads)):
+            [edge] = [e for e in es if attr(e[2], "id") == g.edge_id(v, position)]
+            assert edge[0] == g.node_id(i) and edge_label(edge[2]) == f"{local:.4g}"
+
+
 def test_op_symbols_and_pow_constant():
     x = Value(2.0, label="x")
-    y = (x**3).exp() - (-x).log() if False else (x**3).exp() - x.sin()
+    y = (x**3).exp() - x.sin()
     ns = nodes(draw_graph(y).source)
     labels = [re.search(r"label=<([^>]*)>", v).group(1) for k, v in ns.items() if k.startswith("op")]
     assert labels == ["**3", "exp", "sin", "-"]
@@ -486,3 +515,44 @@ def test_real_mlp_collapsed_renders():
     classes = [el.get("class", "") for el in root.iter() if el.tag.endswith("}g")]
     assert sum(c.startswith("node neuron") for c in classes) == 33
     assert sum(c == "cluster layer" for c in classes) == 3
+
+
+def test_collapse_a_batch_draws_one_node_per_neuron_call():
+    mlp, forward = fake_mlp([2, 3, 1])
+    [o1] = forward([0.5, -1.0])
+    [o2] = forward([1.0, 2.0])
+    loss = o1 * o1 + o2 * o2
+    loss.backward()
+    g = draw_graph(loss, collapse=True)
+    ns = nodes(g.source)
+    neurons = {k: v for k, v in ns.items() if attr(v, "class").startswith("neuron")}
+    assert len(neurons) == 2 * 4
+    assert g.node_id(o1) != g.node_id(o2)
+    assert "<b>layer 2, neuron 1 (call 1)</b>" in neurons[g.node_id(o1)]
+    assert "<b>layer 2, neuron 1 (call 2)</b>" in neurons[g.node_id(o2)]
+    # shared parameters stay leaves, each with an edge to both calls of its neuron
+    w = mlp.children[1].children[0].w[0]
+    assert "parameter" in attr(ns[g.node_id(w)], "class")
+    assert {h for t, h, _ in edges(g.source) if t == g.node_id(w)} == {
+        g.node_id(o1), g.node_id(o2)}
+    params = [k for k, v in ns.items() if "parameter" in attr(v, "class")]
+    assert len(params) == 3 * 3 + 4
+
+
+def test_real_mlp_batch_collapsed():
+    nn = pytest.importorskip("nn")
+    model = nn.MLP(2, [3, 1], seed=1)
+    loss = nn.mse_loss([model(x) for x in ([0.5, -1.0], [1.0, 0.0], [0.0, 2.0])], [1.0, 0.0, 1.0])
+    ns = nodes(draw_graph(loss, collapse=True).source)
+    assert sum(attr(v, "class").startswith("neuron") for v in ns.values()) == 3 * 4
+    assert sum("parameter" in attr(v, "class") for v in ns.values()) == 9 + 4
+
+
+def test_deep_graph_draws_without_recursion():
+    x = Value(0.1, label="x")
+    y = x
+    for _ in range(20_000):  # far deeper than Python's recursion limit
+        y = y * 1.0
+    g = draw_graph(y, highlight=x)
+    assert g.node_id(y) == "v40000" and g.source.count(HIGHLIGHT) > 20_000
+    assert repr(g) == "Graph(40001 value nodes, 20000 op nodes; .source, .svg(), .save(path))"

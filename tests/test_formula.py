@@ -123,6 +123,18 @@ def test_shared_labelled_nodes_are_named():
     assert math.isclose(evaluate(text, {"x": 0.5, "w": -1.0}), y.data)
 
 
+def test_a_label_is_a_name_only_if_unambiguous():
+    x = Value(0.5, label="x")
+    h1 = x.tanh()
+    h1.label = "x"  # same label as a leaf: would be ambiguous
+    h2 = x.sin()
+    h2.label = "h"
+    h3 = x.cos()
+    h3.label = "h"  # a second node labelled h
+    y = h1 * h1 + h2 * h2 + h3 * h3
+    assert formula(y) == "tanh(x)*tanh(x) + h*h + cos(x)*cos(x)\nwhere\n  h = sin(x)"
+
+
 def test_shared_long_nodes_are_named_and_graphs_stay_small():
     x = Value(1.00001, label="x")
     y = x
