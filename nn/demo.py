@@ -40,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Then open the notebooks with: make notebook",
     )
-    parser.add_argument("--epochs", type=_positive, default=60,
+    parser.add_argument("--epochs", type=_at_least(1), default=60,
                         help="passes over the training data (default: 60)")
-    parser.add_argument("--samples", type=_positive, default=100,
+    parser.add_argument("--samples", type=_at_least(2), default=100,
                         help="number of two-moons points (default: 100)")
     parser.add_argument("--out", type=Path, default=Path("demo-output"),
                         help="folder to write into, created if missing (default: demo-output)")
@@ -53,14 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
-    return number
+def _at_least(low: int):
+    """An argparse type: a whole number >= low, with a message naming what was wrong."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"expected a number >= {low}, got {number}")
+        return number
+
+    return parse
 
 
 def _need_pyplot():

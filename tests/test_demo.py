@@ -61,10 +61,11 @@ def test_help_names_the_options():
         assert option in result.stdout
 
 
-def test_bad_option_is_refused():
-    result = subprocess.run([sys.executable, "-m", "nn.demo", "--epochs", "0"], cwd=ROOT,
+@pytest.mark.parametrize("option", [["--epochs", "0"], ["--samples", "1"], ["--epochs", "ten"]])
+def test_bad_option_is_refused(option):
+    result = subprocess.run([sys.executable, "-m", "nn.demo", *option], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "--epochs" in result.stderr
+    assert result.returncode == 2 and option[0] in result.stderr, result.stderr
 
 
 def test_chainrule_command(capsys):
