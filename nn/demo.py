@@ -166,7 +166,10 @@ def one_neuron(model, x: list[float]):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the process exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; give a folder (it is created if missing)")
     plt = _need_pyplot()
     from engine import draw_graph, explain
     from nn import accuracy
