@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
+NOTEBOOK_STAMP := $(VENV)/.installed-notebook
+EPOCHS ?=
 
-.PHONY: demo test lint venv notebook bench clean
+.PHONY: demo test lint venv notebook strip bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +21,25 @@ $(STAMP): pyproject.toml | $(PY)
 
 venv: $(STAMP)
 
-demo: venv
-	$(PY) -m nn.demo
+# The demo needs only the drawing, plotting and progress-bar extras.
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[viz,plot,progress]"
+	touch $@
+
+demo: $(DEMO_STAMP)
+	$(PY) -m nn.demo $(if $(EPOCHS),--epochs $(EPOCHS))
+
+# JupyterLab on notebooks/, with the packages the notebooks use.
+$(NOTEBOOK_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[notebook,viz,plot,progress]"
+	touch $@
+
+notebook: $(NOTEBOOK_STAMP)
+	$(PY) -m jupyter lab notebooks/
+
+# Remove outputs and execution counts from the notebooks before committing.
+strip: venv
+	$(PY) -m nbstripout notebooks/*.ipynb
 
 lint: venv
 	$(PY) -m ruff check .

@@ -2,7 +2,11 @@
 
 User API (what a notebook needs)::
 
-    from engine import Value, no_grad
+    from engine import Value, no_grad, draw_graph, gradient_paths, formula
+    from engine import explain, gradcheck
+
+``explain(root)`` runs the backward pass and narrates it step by step;
+``gradcheck(f, inputs)`` compares ``backward()`` with finite differences.
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
 backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
@@ -12,7 +16,12 @@ imported here), replays a recorded graph over whole batches.
 """
 
 from .backward import backward_order
+from .draw import Graph, dot_available, draw_graph
+from .explain import Explanation, Step, explain
+from .formula import formula
+from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
 from .ops import RULES, Rule
+from .paths import Path, gradient_paths
 from .value import Value, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
@@ -25,6 +34,18 @@ __all__ = [
     "no_grad",
     "is_grad_enabled",
     "backward_order",
+    "draw_graph",
+    "Graph",
+    "dot_available",
+    "gradient_paths",
+    "formula",
+    "Path",
+    "explain",
+    "Explanation",
+    "Step",
+    "gradcheck",
+    "GradcheckReport",
+    "GradcheckRow",
     "RULES",
     "Rule",
     "__version__",

@@ -1,0 +1,377 @@
+"""The backward pass, narrated: one step per edge, with every number in it.
+
+``explain(root)`` does what ``root.backward()`` does, in the same order and
+with the same arithmetic, and records each application of the chain rule
+
+    input.grad += upstream * local
+
+as a ``Step``: which node passes gradient to which input, the upstream gradient
+d(root)/d(node), the local derivative d(node)/d(input) (its formula from the
+rule table in ``engine/ops.py`` and the value the forward pass stored), the
+contribution (upstream x local) and the input's gradient so far. The numbers
+are the ones ``backward()`` computes, bit for bit: the tests check it with
+``==``.
+
+The ``Explanation`` prints as a text table, shows as an HTML table in Jupyter,
+draws the graph at any step (``.graph(step=k)``, needs Graphviz) and writes a
+self-contained step-through web page (``.to_html(path)``, see ``engine/page.py``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backward import backward_order
+from .table import html_table, number, text_table
+from .value import Value
+
+__all__ = ["Step", "Explanation", "explain", "node_names"]
+
+#: Rows shown by the Jupyter displays before "... N more steps" (print shows all).
+DISPLAY_ROWS = 200
+
+#: Longer generated names fall back to a numbered name such as ``v7``.
+_NAME_LIMIT = 28
+_NUMBERED = re.compile(r"v[0-9]+")
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One application of the chain rule: ``input.grad += upstream * local``.
+
+    Attributes:
+        number: 1-based position in the backward pass.
+        node: the node passing its gradient back.
+        position: which of ``node.inputs`` receives it (0 or 1; ``a * a`` has both).
+        input: ``node.inputs[position]``.
+        upstream: d(root)/d(node), final when this step runs.
+        formula: the local derivative as text, from ``node.rule.formulas[position]``
+            (written with the rule's operand names, e.g. ``"b"`` for d(a*b)/da).
+        latex: the same from ``node.rule.latex[position]``.
+        local: d(node)/d(input), the value stored by the forward pass.
+        contribution: ``local * upstream``, exactly as ``backward()`` computes it.
+        grad_before: the input's gradient before this step (a leaf may carry
+            gradient from an earlier ``backward()``: leaves accumulate).
+        grad: the input's gradient after this step (``grad_before + contribution``).
+        node_name, input_name: display names (labels, or short expressions).
+        local_formula: ``formula`` with the operands replaced by the inputs'
+            names, e.g. ``"1 - tanh(a)^2"``.
+    """
+
+    number: int
+    node: Value
+    position: int
+    input: Value
+    upstream: float
+    formula: str
+    latex: str
+    local: float
+    contribution: float
+    grad_before: float
+    grad: float
+    node_name: str = field(repr=False)
+    input_name: str = field(repr=False)
+    local_formula: str = field(repr=False)
+
+    def sentence(self) -> str:
+        """The step in words and numbers, e.g. for a caption.
+
+        >>> from engine import Value
+        >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+        >>> c = a * b; c.label = "c"
+        >>> print(explain(c)[0].sentence())
+        grad(a) += grad(c) * d(c)/d(a) = 1 * (b) = 1 * -3 = -3; now grad(a) = -3
+        """
+        return (
+            f"grad({self.input_name}) += grad({self.node_name}) * "
+            f"d({self.node_name})/d({self.input_name}) = {number(self.upstream)} * "
+            f"({self.local_formula}) = {number(self.upstream)} * {number(self.local)} = "
+            f"{number(self.contribution)}"
+            f"; now grad({self.input_name}) = {number(self.grad)}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Step({self.number}: {self.node_name} -> {self.input_name} "
+            f"[input {self.position}], upstream={number(self.upstream)}, "
+            f"local={self.formula!r}={number(self.local)}, "
+            f"contribution={number(self.contribution)}, grad={number(self.grad)})"
+        )
+
+
+def node_names(order: Sequence[Value]) -> dict[Value, str]:
+    """A short display name for every node in ``order`` (a ``backward_order``).
+
+    A node's label when it has one; a number for an unlabelled leaf (a constant
+    such as the 2 in ``x * 2``); else a short expression of its inputs' names
+    (``a * b``, ``tanh(a * b)``), or ``v<k>`` when that would be too long, with
+    ``k`` counting nodes from the inputs up. Built without recursion.
+    """
+    names: dict[Value, str] = {}
+    for k, node in enumerate(reversed(order), start=1):  # inputs before users
+        if node.label:
+            names[node] = node.label
+        elif node.is_leaf():
+            names[node] = number(node.data)
+        else:
+            text = _expression(node, [_operand(x, names) for x in node.inputs])
+            names[node] = text if len(text) <= _NAME_LIMIT else f"v{k}"
+    return names
+
+
+def _operand(node: Value, names: Mapping[Value, str]) -> str:
+    """A node's name as it reads inside a bigger expression: sums, products... in parentheses."""
+    name = names[node]
+    if node.label:
+        compound = " " in name
+    else:
+        compound = not node.is_leaf() and node.rule.arity == 2 and not _NUMBERED.fullmatch(name)
+    return f"({name})" if compound else name
+
+
+def _expression(node: Value, operands: list[str]) -> str:
+    """``a * b``, ``tanh(x)``, ``-x``, ``x**2`` from the inputs' (bracketed) names."""
+    rule = node.rule
+    if node.op == "pow_const":
+        return f"{operands[0]}**{number(node.arg)}"
+    if node.op == "neg":
+        return f"-{operands[0]}"
+    if rule.arity == 2:
+        return f"{operands[0]} {rule.symbol} {operands[1]}"
+    inner = operands[0]
+    if inner.startswith("(") and inner.endswith(")"):  # tanh(a + b), not tanh((a + b))
+        inner = inner[1:-1]
+    return f"{rule.symbol}({inner})"
+
+
+def _substitute(formula: str, node: Value, operands: list[str]) -> str:
+    """The rule's formula with its operand names replaced by the inputs' names."""
+    table = dict(zip(node.rule.operands, operands))
+    if node.arg is not None:
+        table["c"] = number(node.arg)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, table)) + r")\b")
+    return pattern.sub(lambda m: table[m.group(1)], formula)
+
+
+class Explanation(Sequence):
+    """The steps of one backward pass, in the order ``backward()`` applied them.
+
+    A read-only sequence of ``Step`` (``explanation[0]`` is step number 1).
+    ``print(explanation)`` gives a text table; Jupyter shows an HTML table.
+
+    Attributes:
+        root: the node the pass started from.
+        seed: the root's gradient after seeding (1, or more if ``root`` is a leaf
+            that already had a gradient).
+        order: the nodes in backward order (root first).
+        names: display name of every node.
+    """
+
+    def __init__(self, root: Value, seed: float, steps: Sequence[Step],
+                 order: Sequence[Value], names: Mapping[Value, str],
+                 before: Mapping[Value, float]) -> None:
+        self.root = root
+        self.seed = seed
+        self.order = tuple(order)
+        self.names = dict(names)
+        self._steps = tuple(steps)
+        self._before = dict(before)  # leaves that already had a gradient
+        # the number of the last step that adds to each node: after it, the grad is final
+        self._last: dict[Value, int] = {}
+        for step in self._steps:
+            self._last[step.input] = step.number
+
+    # --- the sequence --------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __getitem__(self, index):  # int or slice, as for a tuple
+        return self._steps[index]
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self._steps)
+
+    # --- the state at a step -------------------------------------------------
+
+    def _check_step(self, k: int | None) -> int:
+        if k is None:
+            return len(self)
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"step must be an int from 0 to {len(self)}, got {k!r}")
+        if not 0 <= k <= len(self):
+            raise ValueError(
+                f"step {k} is out of range: this explanation has steps 1 to {len(self)} "
+                "(step 0 is the state right after seeding the root)"
+            )
+        return k
+
+    def grads_at(self, k: int | None = None) -> dict[Value, float]:
+        """Gradients known after step ``k`` (0: only the seeded root; default: all).
+
+        Nodes that no step has reached yet are absent from the mapping.
+        """
+        k = self._check_step(k)
+        grads = {self.root: self.seed}
+        for step in self._steps[:k]:
+            grads[step.input] = step.grad
+        return grads
+
+    def done_at(self, k: int | None = None) -> set[Value]:
+        """Nodes whose gradient is final after step ``k``: every user has passed its share."""
+        k = self._check_step(k)
+        return {self.root} | {node for node, last in self._last.items() if last <= k}
+
+    def graph(self, step: int | None = None, **options: Any):
+        """Draw the graph after step ``step`` (default: the end), with ``engine.draw``.
+
+        The step's edge is drawn as the current one, the gradients known so far
+        are shown, and nodes whose gradient is not yet final are drawn lighter.
+        Other keyword options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
+        """
+        from .draw import draw_graph
+
+        k = self._check_step(step)
+        current = None
+        if k >= 1:
+            s = self._steps[k - 1]
+            current = (s.node, s.position)
+        return draw_graph(self.root, grads=self.grads_at(k), current=current,
+                          done=self.done_at(k), **options)
+
+    def to_html(self, path, title: str | None = None, graph: bool = True, **draw_options: Any):
+        """Write a self-contained web page that steps through this backward pass.
+
+        One HTML file (no network needed) with the drawn graph, Previous/Next
+        buttons and arrow keys; see ``engine.page``. ``graph=False`` writes a
+        table-only page; other options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
+        Returns the path written (a ``pathlib.Path``).
+        """
+        from .page import write_page
+
+        return write_page(self, path, title=title, graph=graph, **draw_options)
+
+    # --- display ---------------------------------------------------------------
+
+    HEADERS = ("step", "node", "input", "upstream", "local derivative", "local",
+               "contribution", "input grad")
+    _RIGHT = (True, False, False, True, False, True, True, True)
+
+    def rows(self) -> list[list[str]]:
+        """The table's cells as strings, one row per step (see ``HEADERS``)."""
+        return [
+            [str(s.number), s.node_name, s.input_name, number(s.upstream),
+             s.local_formula,
+             number(s.local), number(s.contribution), number(s.grad)]
+            for s in self._steps
+        ]
+
+    def _title(self) -> str:
+        root = self.names[self.root]
+        return (f"Backward pass from {root}: grad({root}) = {number(self.seed)}; "
+                "each step: input grad += upstream * local")
+
+    def _notes(self) -> list[str]:
+        return [
+            f"note: {self.names[leaf]} already had grad {number(g)} before this pass "
+            "(leaf gradients accumulate; call zero_grad() first to start from 0)"
+            for leaf, g in self._before.items()
+        ]
+
+    def text(self, max_rows: int | None = None) -> str:
+        """The text table; with ``max_rows``, the first rows and a count of the rest."""
+        rows = self.rows()
+        more = 0
+        if max_rows is not None and len(rows) > max_rows:
+            rows, more = rows[:max_rows], len(rows) - max_rows
+        lines = [self._title(), ""]
+        if rows:
+            lines.append(text_table(self.HEADERS, rows, right=self._RIGHT))
+        else:
+            lines.append("(no steps: the root is a leaf)")
+        if more:
+            lines.append(f"... {more} more steps (print() shows them all)")
+        lines.extend(self._notes())
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return (f"Explanation(root={self.names[self.root]!r}, {len(self)} steps, "
+                f"{len(self.order)} nodes)")
+
+    def _repr_pretty_(self, p, cycle: bool) -> None:
+        """IPython's plain-text display: the table (long ones shortened)."""
+        p.text(repr(self) if cycle else self.text(max_rows=DISPLAY_ROWS))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: an HTML table, every name escaped."""
+        rows = self.rows()
+        more = max(0, len(rows) - DISPLAY_ROWS)
+        table = html_table(self.HEADERS, rows[:DISPLAY_ROWS], right=self._RIGHT,
+                           caption=self._title(), table_class="chainrule-explanation")
+        extra = [f"... {more} more steps (print() shows them all)"] if more else []
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in extra + self._notes())
+        return f"<div>{table}{notes}</div>"
+
+
+def explain(root: Value) -> Explanation:
+    """Run the backward pass from ``root``, recording every step.
+
+    It changes gradients exactly as ``root.backward()`` would (interior nodes
+    reset, root seeded with 1, leaves accumulate), so call it *instead of*
+    ``backward()``, not after it (or zero the gradients first).
+
+    >>> from engine import Value
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> c = a * b; c.label = "c"
+    >>> e = explain(c)
+    >>> print(e)
+    Backward pass from c: grad(c) = 1; each step: input grad += upstream * local
+    <BLANKLINE>
+    step  node  input  upstream  local derivative  local  contribution  input grad
+    ----  ----  -----  --------  ----------------  -----  ------------  ----------
+       1  c     a             1  b                    -3            -3          -3
+       2  c     b             1  a                     2             2           2
+    >>> a.grad, b.grad
+    (-3.0, 2.0)
+    """
+    if not isinstance(root, Value):
+        raise TypeError(
+            f"explain() needs the Value to differentiate (e.g. the loss), got "
+            f"{type(root).__name__} {root!r}"
+        )
+    order = backward_order(root)
+    names = node_names(order)
+    # the same three phases as engine.backward.backward, with a record of each edge
+    for node in order:
+        if node._a is not None:
+            node.grad = 0.0
+    before = {n: n.grad for n in order if n.grad != 0.0 and n is not root}
+    root.grad += 1.0
+    seed = root.grad
+    steps: list[Step] = []
+    for node in order:
+        if node._a is None:
+            continue
+        g = node.grad
+        inputs = node.inputs
+        operands = [_operand(x, names) for x in inputs]
+        for i, (x, local) in enumerate(zip(inputs, node.local_grads)):
+            contribution = local * g  # the exact expression backward() evaluates
+            grad_before = x.grad
+            x.grad += contribution
+            rule = node.rule
+            steps.append(Step(
+                number=len(steps) + 1, node=node, position=i, input=x, upstream=g,
+                formula=rule.formulas[i], latex=rule.latex[i], local=local,
+                contribution=contribution, grad_before=grad_before, grad=x.grad,
+                node_name=names[node], input_name=names[x],
+                local_formula=_substitute(rule.formulas[i], node, operands),
+            ))
+    return Explanation(root, seed, steps, order, names, before)

@@ -1,0 +1,237 @@
+"""explain(): the narrated backward pass must be backward(), number for number, bit for bit."""
+
+import math
+import struct
+
+import pytest
+from hypothesis import given, settings
+from oracles import central_difference, torch_grads
+from test_properties import evaluate, programs
+
+from engine import Explanation, Step, Value, explain
+from engine.backward import backward_order
+
+
+def bits(x: float) -> bytes:
+    """The float's 8 bytes: equal bits, so -0.0 != 0.0 and nan == nan (same payload)."""
+    return struct.pack("<d", x)
+
+
+def build(program):
+    leaves_data, steps = program
+    leaves = [Value(x) for x in leaves_data]
+    return leaves, evaluate(steps, leaves)
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs())
+def test_every_number_is_what_backward_computes(program):
+    # the same graph built twice: one gets backward(), the other explain()
+    leaves_b, root_b = build(program)
+    leaves_e, root_e = build(program)
+    root_b.backward()
+    explanation = explain(root_e)
+    order_b, order_e = backward_order(root_b), backward_order(root_e)
+    twin = dict(zip(order_e, order_b))
+    assert len(order_b) == len(order_e)
+
+    # final gradients of every node, bit for bit
+    for node_e, node_b in twin.items():
+        assert bits(node_e.grad) == bits(node_b.grad)
+    final = explanation.grads_at()
+    assert set(final) == set(order_e)
+    for node_e, g in final.items():
+        assert bits(g) == bits(twin[node_e].grad)
+
+    # the steps are backward()'s edges, in backward()'s order, replayed with its arithmetic
+    edges = [(n, i) for n in order_e for i in range(len(n.inputs))]
+    assert [(s.node, s.position) for s in explanation] == edges
+    replay = {n: 0.0 for n in order_b}
+    replay[root_b] = 1.0
+    for k, step in enumerate(explanation, start=1):
+        node_b = twin[step.node]
+        input_b = node_b.inputs[step.position]
+        assert step.number == k
+        assert step.input is step.node.inputs[step.position]
+        assert twin[step.input] is input_b
+        assert bits(step.upstream) == bits(node_b.grad)  # final when the step runs
+        assert bits(step.local) == bits(node_b.local_grads[step.position])
+        expected = node_b.local_grads[step.position] * node_b.grad
+        assert bits(step.contribution) == bits(expected)
+        assert bits(step.grad_before) == bits(replay[input_b])
+        replay[input_b] += expected
+        assert bits(step.grad) == bits(replay[input_b])
+        assert step.formula == step.node.rule.formulas[step.position]
+        assert step.latex == step.node.rule.latex[step.position]
+
+
+def test_leaves_accumulate_like_backward():
+    def graph():
+        a = Value(1.5, label="a")
+        return a, (a * a).tanh() + a
+
+    a1, r1 = graph()
+    a2, r2 = graph()
+    r1.backward()
+    r1.backward()
+    r2.backward()
+    explanation = explain(r2)
+    assert bits(a1.grad) == bits(a2.grad)
+    assert explanation[-1].grad_before != 0.0
+    assert "already had grad" in str(explanation)
+
+
+def test_explained_gradients_match_pytorch_and_central_differences():
+    def f(a, b):
+        return a * b + a.tanh()
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    explain(f(a, b))
+    _, t_grads = torch_grads(f, [2.0, -3.0])
+    assert [a.grad, b.grad] == pytest.approx(t_grads, rel=1e-12)
+    numeric = central_difference(lambda v: f(Value(v[0]), Value(v[1])).data, [2.0, -3.0])
+    assert [a.grad, b.grad] == pytest.approx(numeric, rel=1e-6)
+
+
+def test_the_steps_of_a_small_example_worked_by_hand():
+    # c = a * b + tanh(a) at a = 2, b = -3: dc/da = b + (1 - tanh(2)^2), dc/db = a
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    p = a * b
+    t = a.tanh()
+    c = p + t
+    e = explain(c)
+    assert len(e) == 5 and e.seed == 1.0
+    by_edge = {(s.node, s.position): s for s in e}
+    s = by_edge[(p, 0)]  # d(a*b)/da = b
+    assert (s.input, s.upstream, s.formula, s.local, s.contribution) == (a, 1.0, "b", -3.0, -3.0)
+    s = by_edge[(t, 0)]
+    assert s.formula == "1 - tanh(x)^2" and s.local_formula == "1 - tanh(a)^2"
+    assert s.local == pytest.approx(1 - math.tanh(2.0) ** 2, rel=1e-15)
+    assert a.grad == pytest.approx(-3.0 + 1 - math.tanh(2.0) ** 2, rel=1e-15)
+    assert b.grad == 2.0
+
+
+def test_a_times_a_has_two_steps():
+    a = Value(3.0, label="a")
+    sq = a * a
+    e = explain(sq)
+    assert [(s.position, s.input, s.grad_before, s.grad) for s in e] == [
+        (0, a, 0.0, 3.0), (1, a, 3.0, 6.0)
+    ]
+
+
+def test_a_leaf_root_has_no_steps():
+    a = Value(1.0, label="a")
+    e = explain(a)
+    assert len(e) == 0 and a.grad == 1.0 and e.grads_at(0) == {a: 1.0}
+    assert "no steps" in str(e)
+
+
+def test_grads_at_and_done_at_follow_the_steps():
+    x = Value(0.5, label="x")
+    y = Value(-1.0, label="y")
+    h = (x * y).sigmoid()
+    out = h * x + h
+    e = explain(out)
+    assert e.grads_at(0) == {out: 1.0}
+    assert e.done_at(0) == {out}
+    for k in range(len(e) + 1):
+        grads = e.grads_at(k)
+        reached = {out} | {s.input for s in e[:k]}
+        assert set(grads) == reached
+        for node in reached:  # the latest gradient of each node so far
+            last = [s.grad for s in e[:k] if s.input is node]
+            assert grads[node] == (last[-1] if last else 1.0)
+        # final = no later step adds to it
+        later = {s.input for s in e[k:]}
+        assert e.done_at(k) == reached - later
+    assert e.done_at() == set(backward_order(out))
+
+
+def test_bad_step_numbers_and_roots_are_refused():
+    e = explain(Value(2.0) * 3)
+    with pytest.raises(ValueError, match="steps 1 to 2"):
+        e.grads_at(3)
+    with pytest.raises(ValueError, match="out of range"):
+        e.done_at(-1)
+    with pytest.raises(TypeError, match="int"):
+        e.grads_at(1.5)
+    with pytest.raises(TypeError, match="explain\\(\\) needs the Value"):
+        explain(3.0)
+
+
+def test_prints_as_a_table_and_displays_as_escaped_html():
+    a = Value(2.0, label="<script>alert(1)</script>")
+    b = Value(-3.0, label="b")
+    c = a * b
+    c.label = "c"
+    e = explain(c)
+    text = str(e)
+    lines = text.splitlines()
+    assert lines[2].split() == ["step", "node", "input", "upstream", "local", "derivative",
+                                "local", "contribution", "input", "grad"]
+    assert lines[4].split() == ["1", "c", "<script>alert(1)</script>", "1", "b", "-3", "-3",
+                                "-3"]
+    page = e._repr_html_()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<tr>") == 3  # header + two steps
+    assert repr(e) == "Explanation(root='c', 2 steps, 3 nodes)"
+    assert isinstance(e, Explanation) and isinstance(e[0], Step)
+    assert "Step(1: c -> <script>" in repr(e[0])
+
+    class Printer:  # what IPython hands to _repr_pretty_
+        def __init__(self):
+            self.out = ""
+
+        def text(self, s):
+            self.out += s
+
+    p = Printer()
+    e._repr_pretty_(p, False)
+    assert p.out == text
+
+
+def test_long_explanations_are_shortened_in_notebooks_only():
+    x = Value(0.1, label="x")
+    y = x
+    for _ in range(150):
+        y = y * 0.99 + x
+    e = explain(y)
+    assert len(e) == 600
+    assert len(str(e).splitlines()) == 4 + 600  # title, blank, header, rule, rows
+    assert "400 more steps" in e._repr_html_()
+    assert "400 more steps" in e.text(max_rows=200)
+
+
+def test_explains_a_deep_chain_without_recursion():
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(20_000):
+        y = y + 1.0
+    e = explain(y)
+    assert len(e) == 40_000 and x.grad == 1.0
+
+
+def test_graph_at_a_step_asks_the_drawer_for_that_state(monkeypatch):
+    import sys
+    import types
+
+    calls = []
+    fake = types.ModuleType("engine.draw")
+    fake.draw_graph = lambda root, **kw: calls.append((root, kw)) or "drawn"
+    monkeypatch.setitem(sys.modules, "engine.draw", fake)
+    a = Value(2.0, label="a")
+    b = Value(-3.0, label="b")
+    c = a * b + a.tanh()
+    e = explain(c)
+    assert e.graph(step=3, rankdir="TB") == "drawn"
+    root, kw = calls[-1]
+    assert root is c and kw["rankdir"] == "TB"
+    assert kw["current"] == (e[2].node, e[2].position)
+    assert kw["grads"] == e.grads_at(3) and kw["done"] == e.done_at(3)
+    e.graph(step=0)
+    assert calls[-1][1]["current"] is None and calls[-1][1]["grads"] == {c: 1.0}
+    e.graph()
+    assert calls[-1][1]["current"] == (e[-1].node, e[-1].position)
+    assert calls[-1][1]["done"] == set(backward_order(c))
