@@ -42,20 +42,8 @@ Number = int | float
 _grad_enabled = True
 _scope: tuple = ()
 
-_RULES = RULES
-
-
-def _rule(op: str) -> Rule:
-    # Ops hold their Rule object directly: one dict lookup when the module
-    # loads instead of one per node (see bench/NOTES.md).
-    return RULES[op]
-
-
-_ADD, _SUB, _MUL, _DIV, _POW, _POW_CONST = (
-    _rule(op) for op in ("add", "sub", "mul", "div", "pow", "pow_const"))
-_NEG, _EXP, _LOG, _TANH, _SIGMOID, _RELU, _SIN, _COS, _SQRT, _ABS = (
-    _rule(op) for op in ("neg", "exp", "log", "tanh", "sigmoid", "relu", "sin", "cos",
-                         "sqrt", "abs"))
+_RULES = RULES  # ops look their rule up here on every call, so a rule swapped
+# into the table (a test, an extension) takes effect at once
 
 
 def is_grad_enabled() -> bool:
@@ -202,7 +190,8 @@ class Value:
         name = f"{self.label!r} " if self.label else ""
         return f"node {name}with value {self.data!r}"
 
-    def _unary(self, rule: Rule, arg: float | None = None) -> Value:
+    def _unary(self, op: str, arg: float | None = None) -> Value:
+        rule = _RULES[op]
         try:
             if arg is None:
                 data, da = rule.apply(self.data)
@@ -217,7 +206,7 @@ class Value:
         out._b = out._db = None
         out._scope = _scope
         if _grad_enabled:
-            out.op = rule.name
+            out.op = op
             out._a = self
             out._da = da
             out._arg = arg
@@ -226,7 +215,8 @@ class Value:
             out._a = out._da = out._arg = None
         return out
 
-    def _binary(self, rule: Rule, other: Value) -> Value:
+    def _binary(self, op: str, other: Value) -> Value:
+        rule = _RULES[op]
         try:
             data, da, db = rule.apply(self.data, other.data)
         except (ValueError, ZeroDivisionError, OverflowError) as error:
@@ -238,7 +228,7 @@ class Value:
         out._arg = None
         out._scope = _scope
         if _grad_enabled:
-            out.op = rule.name
+            out.op = op
             out._a = self
             out._b = other
             out._da = da
@@ -252,39 +242,39 @@ class Value:
 
     def __add__(self, other: Value | Number) -> Value:
         """a + b"""
-        return self._binary(_ADD, other if type(other) is Value else _const(other, "+"))
+        return self._binary("add", other if type(other) is Value else _const(other, "+"))
 
     def __radd__(self, other: Number) -> Value:
         """b + a with b a number"""
-        return _const(other, "+")._binary(_ADD, self)
+        return _const(other, "+")._binary("add", self)
 
     def __sub__(self, other: Value | Number) -> Value:
         """a - b"""
-        return self._binary(_SUB, other if type(other) is Value else _const(other, "-"))
+        return self._binary("sub", other if type(other) is Value else _const(other, "-"))
 
     def __rsub__(self, other: Number) -> Value:
         """b - a with b a number"""
-        return _const(other, "-")._binary(_SUB, self)
+        return _const(other, "-")._binary("sub", self)
 
     def __mul__(self, other: Value | Number) -> Value:
         """a * b"""
-        return self._binary(_MUL, other if type(other) is Value else _const(other, "*"))
+        return self._binary("mul", other if type(other) is Value else _const(other, "*"))
 
     def __rmul__(self, other: Number) -> Value:
         """b * a with b a number"""
-        return _const(other, "*")._binary(_MUL, self)
+        return _const(other, "*")._binary("mul", self)
 
     def __truediv__(self, other: Value | Number) -> Value:
         """a / b"""
-        return self._binary(_DIV, other if type(other) is Value else _const(other, "/"))
+        return self._binary("div", other if type(other) is Value else _const(other, "/"))
 
     def __rtruediv__(self, other: Number) -> Value:
         """b / a with b a number"""
-        return _const(other, "/")._binary(_DIV, self)
+        return _const(other, "/")._binary("div", self)
 
     def __neg__(self) -> Value:
         """-x"""
-        return self._unary(_NEG)
+        return self._unary("neg")
 
     def __pos__(self) -> Value:
         return self
@@ -292,50 +282,50 @@ class Value:
     def __pow__(self, other: Value | Number) -> Value:
         """x ** c (c a number: one input) or a ** b (b a Value: two inputs)"""
         if isinstance(other, Value):
-            return self._binary(_POW, other)
-        return self._unary(_POW_CONST, _as_float(other, "Value ** exponent"))
+            return self._binary("pow", other)
+        return self._unary("pow_const", _as_float(other, "Value ** exponent"))
 
     def __rpow__(self, other: Number) -> Value:
         """c ** x with c a number: the base becomes a constant node"""
-        return _const(other, "**")._binary(_POW, self)
+        return _const(other, "**")._binary("pow", self)
 
     # --- functions -----------------------------------------------------------
 
     def exp(self) -> Value:
         """e^x"""
-        return self._unary(_EXP)
+        return self._unary("exp")
 
     def log(self) -> Value:
         """natural log, ln x (x > 0)"""
-        return self._unary(_LOG)
+        return self._unary("log")
 
     def tanh(self) -> Value:
         """tanh x"""
-        return self._unary(_TANH)
+        return self._unary("tanh")
 
     def sigmoid(self) -> Value:
         """1 / (1 + e^-x)"""
-        return self._unary(_SIGMOID)
+        return self._unary("sigmoid")
 
     def relu(self) -> Value:
         """max(x, 0), with derivative 0 at 0"""
-        return self._unary(_RELU)
+        return self._unary("relu")
 
     def sin(self) -> Value:
         """sin x"""
-        return self._unary(_SIN)
+        return self._unary("sin")
 
     def cos(self) -> Value:
         """cos x"""
-        return self._unary(_COS)
+        return self._unary("cos")
 
     def sqrt(self) -> Value:
         """square root (x >= 0)"""
-        return self._unary(_SQRT)
+        return self._unary("sqrt")
 
     def abs(self) -> Value:
         """|x|, with derivative 0 at 0"""
-        return self._unary(_ABS)
+        return self._unary("abs")
 
     __abs__ = abs
 
