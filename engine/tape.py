@@ -69,6 +69,18 @@ def _inputs_first(outputs: Sequence[Value]) -> list[Value]:
     return order
 
 
+# The kinds of edge in the backward pass, fixed when the tape is recorded.
+_PER_SAMPLE = 0  # the input differs from sample to sample: an array of grads
+_FIXED = 1  # the node and its input are the same for every sample: floats
+_SUMMED = 2  # the node differs per sample, its input not: its grad is the batch's sum
+
+
+def _edge_kind(node_batched: bool, input_batched: bool) -> int:
+    if input_batched:
+        return _PER_SAMPLE
+    return _SUMMED if node_batched else _FIXED
+
+
 class Tape:
     """A recorded graph, replayed over batches: ``forward(X)``, then ``backward()``.
 
@@ -121,7 +133,7 @@ class Tape:
         wants = [False] * n
         self._leaves: list[tuple[int, Value]] = []  # leaves read once per batch
         self._steps: list[tuple] = []  # forward: (i, apply, a, b, arg)
-        self._edges: list[tuple] = []  # backward: (node i, its input j, 1 or 2, j batched?)
+        self._edges: list[tuple] = []  # backward: (node i, its input j, 1 or 2, kind of edge)
         for i, node in enumerate(self.nodes):
             if node.is_leaf():
                 if not batched[i]:
@@ -136,9 +148,9 @@ class Tape:
             self._steps.append((i, apply, a, b, node.arg))
             # The edges a gradient must flow through, b's before a's: reversed below.
             if b is not None and wants[b]:
-                self._edges.append((i, b, 2, batched[b]))
+                self._edges.append((i, b, 2, _edge_kind(batched[i], batched[b])))
             if wants[a]:
-                self._edges.append((i, a, 1, batched[a]))
+                self._edges.append((i, a, 1, _edge_kind(batched[i], batched[a])))
         self._edges.reverse()  # outputs first: a node's grad is complete before it is used
         self._batched, self._wants = batched, wants
         self._input_index = [index.get(x) for x in inputs]  # None: an unused input
@@ -224,22 +236,20 @@ class Tape:
         for k, i in enumerate(self._output_index):
             g = G[:, k].copy() if batched[i] else float(G[:, k].sum())
             grads[i] = g if grads[i] is None else grads[i] + g
-        for i, j, k, is_batched in self._edges:  # the chain rule, one edge at a time
+        for i, j, k, kind in self._edges:  # the chain rule, one edge at a time
             g = grads[i]
             if g is None:
                 continue
             d = local[i][k]  # d node / d input (k = 1 for a, 2 for b)
-            if is_batched:  # grads[j] += d * g, one value per sample
-                contribution = d * g
-                if grads[j] is None:
-                    grads[j] = contribution
-                else:
-                    grads[j] += contribution  # in place: an array made in this loop
+            if kind == _PER_SAMPLE:  # grads[j] += d * g, one value per sample
+                # (d is 1.0 for + and -: g itself, shared, is then the contribution,
+                # so the sum below makes a new array rather than adding in place)
+                contribution = g if isinstance(d, float) and d == 1.0 else d * g
+                grads[j] = contribution if grads[j] is None else grads[j] + contribution
                 continue
-            # An input that is the same for every sample gets the sum over the batch.
-            if isinstance(g, float):  # ... and so is this node: plain floats
+            if kind == _FIXED:  # this node and its input are the same for every sample
                 contribution = d * g
-            elif isinstance(d, float):
+            elif isinstance(d, float):  # an input the same for every sample: sum the batch
                 contribution = d * float(g.sum())
             else:
                 contribution = float(np.dot(d, g))  # the sum of d * g, in one call
