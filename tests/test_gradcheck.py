@@ -96,15 +96,24 @@ def test_a_closure_over_a_model_like_object():
     assert [row.label for row in named] == ["first"] and named.ok
 
 
-def test_nn_model_and_loss_if_available():
-    nn = pytest.importorskip("nn")
-    if not hasattr(nn, "MLP") or not hasattr(nn, "mse_loss"):
-        pytest.skip("nn.MLP / nn.mse_loss not on this branch yet")
-    model = nn.MLP(2, [3, 1])
+def test_an_nn_model_and_loss(monkeypatch):
+    import nn
+
+    model = nn.MLP(2, [3, 1], seed=0)
     xs, ys = [[0.5, -1.0], [1.5, 0.25]], [1.0, -1.0]
     report = gradcheck(lambda: nn.mse_loss([model(x) for x in xs], ys), model.parameters())
     assert report.ok, str(report)
-    assert len(report) == len(model.parameters())
+    assert [row.label for row in report] == [name for name, _ in model.named_parameters()]
+    # The same check fails once the hidden layer's tanh rule is wrong.
+    right = RULES["tanh"]
+    monkeypatch.setitem(RULES, "tanh", dataclasses.replace(
+        right, apply=lambda x: (math.tanh(x), 1.0 - math.tanh(x))))
+    report = gradcheck(lambda: nn.mse_loss([model(x) for x in xs], ys), model.parameters())
+    assert not report.ok
+    # every first-layer parameter feeds a tanh; the output layer's own weights see it
+    # only through their inputs' values, so their rows still pass
+    failed = {row.label for row in report.failures}
+    assert failed and all(label.startswith(("w1.", "b1.")) for label in failed)
 
 
 def test_prints_and_displays_as_a_table():
