@@ -1,6 +1,6 @@
 """A layer-by-layer view of one backward pass, in the lecture's notation.
 
-The notes (seed 002, section 2) write an MLP as
+The lecture notes (section 2) write an MLP as
 
     z^l = W^l a^(l-1) + b^l      (FE1)        a^l = f_l(z^l)      (FE2)
 
