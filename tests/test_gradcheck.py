@@ -29,14 +29,26 @@ def test_correct_rules_pass_and_analytic_matches_pytorch():
                                                                   abs(row.numeric))
 
 
+def wrong_tanh(x):  # forgets to square tanh: 1 - tanh(x) instead of 1 - tanh(x)^2
+    t = math.tanh(x)
+    return t, 1.0 - t
+
+
+def swap_rule(monkeypatch, name, **changes):
+    """Replace rule ``name`` for this test: in the table, and wherever the engine keeps
+    a reference to the rule object (so an engine that binds rules at import sees it too)."""
+    import engine.value
+
+    right = RULES[name]
+    wrong = dataclasses.replace(right, **changes)
+    monkeypatch.setitem(RULES, name, wrong)
+    for attribute, bound in vars(engine.value).items():
+        if bound is right:
+            monkeypatch.setattr(engine.value, attribute, wrong)
+
+
 def test_catches_a_wrong_derivative_rule(monkeypatch):
-    right = RULES["tanh"]
-
-    def wrong_apply(x):  # forgets to square tanh: 1 - tanh(x) instead of 1 - tanh(x)^2
-        t = math.tanh(x)
-        return t, 1.0 - t
-
-    monkeypatch.setitem(RULES, "tanh", dataclasses.replace(right, apply=wrong_apply))
+    swap_rule(monkeypatch, "tanh", apply=wrong_tanh)
     inputs = [Value(x, label=n) for x, n in zip(POINT, "abc")]
     report = gradcheck(f, inputs)
     assert not report.ok
@@ -105,9 +117,7 @@ def test_an_nn_model_and_loss(monkeypatch):
     assert report.ok, str(report)
     assert [row.label for row in report] == [name for name, _ in model.named_parameters()]
     # The same check fails once the hidden layer's tanh rule is wrong.
-    right = RULES["tanh"]
-    monkeypatch.setitem(RULES, "tanh", dataclasses.replace(
-        right, apply=lambda x: (math.tanh(x), 1.0 - math.tanh(x))))
+    swap_rule(monkeypatch, "tanh", apply=wrong_tanh)
     report = gradcheck(lambda: nn.mse_loss([model(x) for x in xs], ys), model.parameters())
     assert not report.ok
     # every first-layer parameter feeds a tanh; the output layer's own weights see it
