@@ -152,6 +152,10 @@ class LayerView:
     def __repr__(self) -> str:
         return f"LayerView({len(self.records)} layers, {self.loss_name} loss = {self.loss:.6g})"
 
+    def _repr_pretty_(self, p, cycle: bool) -> None:
+        """IPython's plain-text display (a terminal, or a notebook without HTML): the tables."""
+        p.text(repr(self) if cycle else str(self))
+
     def _repr_html_(self) -> str:
         parts = [f"<p><b>layer view</b>: {html.escape(self.loss_name)} loss "
                  f"L = {self.loss:.6g}</p>"]
