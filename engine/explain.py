@@ -119,9 +119,25 @@ def node_names(order: Sequence[Value]) -> dict[Value, str]:
         elif node.is_leaf():
             names[node] = number(node.data)
         else:
-            text = _expression(node, [_operand(x, names) for x in node.inputs])
+            operands = [_operand_of(node, i, x, names) for i, x in enumerate(node.inputs)]
+            text = _expression(node, operands)
             names[node] = text if len(text) <= _NAME_LIMIT else f"v{k}"
     return names
+
+
+#: How tightly the infix ops bind, for names without needless parentheses.
+_BINDING = {"add": 1, "sub": 1, "mul": 2, "div": 2}
+
+
+def _operand_of(node: Value, position: int, x: Value, names: Mapping[Value, str]) -> str:
+    """Input ``x`` of ``node`` as it reads in ``node``'s name: ``w1 * x1 + w2 * x2``,
+    ``a + b + c`` and ``a * b / c`` need no parentheses, ``a - (b + c)`` does."""
+    text = _operand(x, names)
+    if text.startswith("(") and not x.label and not x.is_leaf():
+        inner, outer = _BINDING.get(x.op), _BINDING.get(node.op)
+        if inner and outer and (inner > outer or (inner == outer and position == 0)):
+            return names[x]
+    return text
 
 
 def _operand(node: Value, names: Mapping[Value, str]) -> str:

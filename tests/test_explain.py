@@ -1,6 +1,7 @@
 """explain(): the narrated backward pass must be backward(), number for number, bit for bit."""
 
 import math
+import re
 import struct
 
 import pytest
@@ -273,3 +274,29 @@ def test_stepper_without_ipywidgets_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import now raises ImportError
     with pytest.raises(ImportError, match="pip install ipywidgets"):
         explain(Value(1.0) * 2).stepper()
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda a, b, c, d: a * b + c * d, "a * b + c * d"),   # a neuron's weighted sum
+    (lambda a, b, c, d: a - (b + c), "a - (b + c)"),
+    (lambda a, b, c, d: (a + b) - c, "a + b - c"),
+    (lambda a, b, c, d: (a + b) * c, "(a + b) * c"),
+    (lambda a, b, c, d: a * b / c, "a * b / c"),
+    (lambda a, b, c, d: a / (b * c), "a / (b * c)"),
+    (lambda a, b, c, d: (a - b) - (c - d), "a - b - (c - d)"),
+    (lambda a, b, c, d: (a + b) ** c, "(a + b) ** c"),
+    (lambda a, b, c, d: -(a + b), "-(a + b)"),
+])
+def test_names_have_only_the_parentheses_precedence_needs(build, name):
+    leaves = [Value(float(k), label=n) for k, n in zip((1, 2, 3, 4), "abcd")]
+    root = build(*leaves)
+    assert explain(root).names[root] == name
+
+
+def test_a_two_input_neuron_has_no_numbered_names():
+    from nn import Neuron
+
+    out = Neuron(2, seed=0)([0.5, -1.0])[0]
+    names = explain(out).names
+    assert not any(re.fullmatch(r"v\d+", name) for name in names.values()), names
+    assert "w1.1.1 * x1 + w1.1.2 * x2" in names.values()
