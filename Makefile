@@ -34,8 +34,9 @@ $(NOTEBOOK_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[notebook,viz,plot,progress]"
 	touch $@
 
+# As root (in a container, say) Jupyter refuses to start unless told it is meant.
 notebook: $(NOTEBOOK_STAMP)
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Remove outputs and execution counts from the notebooks before committing.
 strip: venv

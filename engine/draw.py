@@ -197,11 +197,12 @@ class Graph:
         return path
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter display: SVG, or the DOT text and a one-line hint if it cannot render."""
+        """Jupyter display: SVG, or a one-line hint and the DOT text if it cannot render."""
         try:
             return {"image/svg+xml": self.svg(), "text/plain": repr(self)}
         except (ImportError, RuntimeError) as error:
-            return {"text/plain": f"{self.source}\n// Not rendered: {error}"}
+            # the hint first: a network's DOT text runs to hundreds of lines
+            return {"text/plain": f"// Not rendered: {error}\n{self.source}"}
 
     def __repr__(self) -> str:
         values, ops = self._counts

@@ -13,7 +13,8 @@ are the ones ``backward()`` computes, bit for bit: the tests check it with
 ``==``.
 
 The ``Explanation`` prints as a text table, shows as an HTML table in Jupyter,
-draws the graph at any step (``.graph(step=k)``, needs Graphviz) and writes a
+draws the graph at any step (``.graph(step=k)``, needs Graphviz), steps through it
+with a notebook slider (``.stepper()``, needs ipywidgets) and writes a
 self-contained step-through web page (``.to_html(path)``, see ``engine/page.py``).
 """
 
@@ -118,9 +119,25 @@ def node_names(order: Sequence[Value]) -> dict[Value, str]:
         elif node.is_leaf():
             names[node] = number(node.data)
         else:
-            text = _expression(node, [_operand(x, names) for x in node.inputs])
+            operands = [_operand_of(node, i, x, names) for i, x in enumerate(node.inputs)]
+            text = _expression(node, operands)
             names[node] = text if len(text) <= _NAME_LIMIT else f"v{k}"
     return names
+
+
+#: How tightly the infix ops bind, for names without needless parentheses.
+_BINDING = {"add": 1, "sub": 1, "mul": 2, "div": 2}
+
+
+def _operand_of(node: Value, position: int, x: Value, names: Mapping[Value, str]) -> str:
+    """Input ``x`` of ``node`` as it reads in ``node``'s name: ``w1 * x1 + w2 * x2``,
+    ``a + b + c`` and ``a * b / c`` need no parentheses, ``a - (b + c)`` does."""
+    text = _operand(x, names)
+    if text.startswith("(") and not x.label and not x.is_leaf():
+        inner, outer = _BINDING.get(x.op), _BINDING.get(node.op)
+        if inner and outer and (inner > outer or (inner == outer and position == 0)):
+            return names[x]
+    return text
 
 
 def _operand(node: Value, names: Mapping[Value, str]) -> str:
@@ -254,6 +271,52 @@ class Explanation(Sequence):
         from .page import write_page
 
         return write_page(self, path, title=title, graph=graph, **draw_options)
+
+    def stepper(self, **draw_options: Any):
+        """A slider to step through this backward pass inside a notebook (ipywidgets).
+
+        Moving the slider to step k shows that step's sentence and the graph at
+        step k (``.graph(step=k)``); without Graphviz's ``dot``, an install hint
+        and the DOT text instead. Other keyword options go to ``draw_graph``.
+        Returns an ``ipywidgets.VBox``; its ``.slider`` and ``.text`` and ``.picture``
+        (both ``ipywidgets.HTML``) are the parts. Needs ``pip install ipywidgets``
+        (the ``[notebook]`` extra).
+        """
+        try:
+            import ipywidgets as widgets
+        except ImportError as error:
+            raise ImportError(
+                "Explanation.stepper() needs ipywidgets: pip install ipywidgets "
+                "(or the [notebook] extra); Explanation.to_html(path) writes a page "
+                "that steps through the pass without it"
+            ) from error
+        from .page import _inline
+
+        slider = widgets.IntSlider(value=0, min=0, max=len(self), description="step",
+                                   continuous_update=False)
+        text = widgets.HTML()
+        picture = widgets.HTML()
+
+        def show(change: Any = None) -> None:
+            k = slider.value
+            if k == 0:
+                root = self.names[self.root]
+                said = f"Start: grad({root}) = {number(self.seed)} (d {root} / d itself)"
+            else:
+                said = f"Step {k} of {len(self)}: {self._steps[k - 1].sentence()}"
+            text.value = f"<pre>{html.escape(said)}</pre>"
+            drawn = self.graph(step=k, **draw_options)
+            try:
+                picture.value = _inline(drawn.svg())  # the drawer escapes labels
+            except (ImportError, RuntimeError) as error:
+                picture.value = (f"<p>{html.escape(str(error))}</p>"
+                                 f"<pre>{html.escape(drawn.source)}</pre>")
+
+        slider.observe(show, names="value")
+        show()
+        box = widgets.VBox([slider, text, picture])
+        box.slider, box.text, box.picture = slider, text, picture
+        return box
 
     # --- display ---------------------------------------------------------------
 

@@ -277,6 +277,8 @@ _SCRIPT = r"""
   "use strict";
   var D = JSON.parse(document.getElementById("chainrule-data").textContent);
   var SVGNS = "http://www.w3.org/2000/svg";
+  // shrink a drawing to fit its box at first only if it stays at least this large
+  var FIT_AT_LEAST = 0.5;
   var svg = document.querySelector("#graph svg");
   var nodeEls = {}, badges = {}, cellFill = {}, edgeEls = {}, rowsById = {};
   if (svg) {
@@ -430,6 +432,13 @@ _SCRIPT = r"""
     var on = graphBox.classList.toggle("fit");
     fit.textContent = on ? "Full size" : "Fit graph";
   });
+  if (svg) {  // a drawing a little too wide starts shrunk to fit; a big one at full size
+    var wide = svg.getBoundingClientRect().width, room = graphBox.clientWidth;
+    if (wide > room && room / wide >= FIT_AT_LEAST) {
+      graphBox.classList.add("fit");
+      fit.textContent = "Full size";
+    }
+  }
   document.getElementById("prev").addEventListener("click", function () { show(step - 1); });
   document.getElementById("next").addEventListener("click", function () { show(step + 1); });
   document.addEventListener("keydown", function (ev) {

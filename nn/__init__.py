@@ -10,6 +10,9 @@ User API::
     from nn import softmax, log_softmax, logsumexp       # on lists of Values
     from nn import layer_view                            # z, a, dL/dz per layer (BE1-BE4)
     from nn import to_torch, from_torch                  # graduate to PyTorch
+    from nn import SGD, Adagrad, Adam, AdamW             # optimizers: step(), zero_grad()
+    from nn import fit, History, predict, accuracy       # the training loop
+    from nn import make_moons, make_circles, make_xor, make_spiral, lecture_table
 """
 
 __version__ = "0.1.0"

@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"One neuron's backward pass ({neuron.name}, {neuron.formula}) on x = "
           f"[{X[0][0]:.3f}, {X[0][1]:.3f}]:")
-    print(explanation.text(max_rows=12) if hasattr(explanation, "text") else explanation)
+    print(explanation.text(max_rows=12))  # a long one: the first rows and a count of the rest
     print()
     print(f"Wrote to {out_dir}/:")
     for path, what in written:

@@ -1,6 +1,6 @@
 """A layer-by-layer view of one backward pass, in the lecture's notation.
 
-The notes (seed 002, section 2) write an MLP as
+The lecture notes (section 2) write an MLP as
 
     z^l = W^l a^(l-1) + b^l      (FE1)        a^l = f_l(z^l)      (FE2)
 
@@ -151,6 +151,10 @@ class LayerView:
 
     def __repr__(self) -> str:
         return f"LayerView({len(self.records)} layers, {self.loss_name} loss = {self.loss:.6g})"
+
+    def _repr_pretty_(self, p, cycle: bool) -> None:
+        """IPython's plain-text display (a terminal, or a notebook without HTML): the tables."""
+        p.text(repr(self) if cycle else str(self))
 
     def _repr_html_(self) -> str:
         parts = [f"<p><b>layer view</b>: {html.escape(self.loss_name)} loss "

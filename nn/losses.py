@@ -219,7 +219,7 @@ def hinge_loss(output: Output, target: Target, reduction: str = "mean") -> Value
 def logistic_loss(output: Output, target: Target, reduction: str = "mean") -> Value:
     """``log(1 + exp(-y s))`` for scores ``s`` and labels ``y`` in {-1, +1}.
 
-    The loss of logistic regression (seed 004), as ``torch.nn.SoftMarginLoss``;
+    The loss of logistic regression in the lecture notes, as ``torch.nn.SoftMarginLoss``;
     computed as a stable ``softplus(-y s)``.
     """
     where = "logistic_loss"

@@ -239,8 +239,8 @@ class Module:
         model = load_model(path)
         if cls is not Module and not isinstance(model, cls):
             raise ValueError(
-                f"{os.fspath(path)!r} holds a {type(model).__name__} ({model!r}), "
-                f"not a {cls.__name__}; load it with nn.load_model(path)"
+                f"{os.fspath(path)!r} holds {_a(type(model).__name__)} ({model!r}), "
+                f"not {_a(cls.__name__)}; load it with nn.load_model(path)"
             )
         return model
 
@@ -393,3 +393,10 @@ def _config_diff(theirs: Any, ours: Any) -> str:
         if theirs.get(key, "<absent>") != ours.get(key, "<absent>"):
             parts.append(f"{key}: file {theirs.get(key, '<absent>')!r}, model {ours.get(key, '<absent>')!r}")
     return "; ".join(parts)
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its article, as it is read aloud: "a Layer", "an MLP"."""
+    # an acronym is read letter by letter: "an MLP", "an RNN"
+    vowel_sound = noun[0] in "AEIOU" or (noun.isupper() and noun[0] in "FHLMNRSX")
+    return f"{'an' if vowel_sound else 'a'} {noun}"

@@ -301,8 +301,9 @@ def test_missing_dot(monkeypatch, tmp_path, capsys):
     bundle = g._repr_mimebundle_()
     assert "image/svg+xml" not in bundle
     text = bundle["text/plain"]
-    assert text.startswith(g.source) and "install Graphviz" in text
-    assert len(text[len(g.source):].strip().splitlines()) == 1  # a one-line hint
+    hint, dot_text = text.split("\n", 1)  # a one-line hint, then the DOT text
+    assert hint.startswith("// Not rendered") and "install Graphviz" in hint
+    assert dot_text == g.source
     written = g.save(tmp_path / "out.svg")
     assert written == tmp_path / "out.dot" and written.read_text() == g.source
     assert not (tmp_path / "out.svg").exists()

@@ -1,6 +1,7 @@
 """explain(): the narrated backward pass must be backward(), number for number, bit for bit."""
 
 import math
+import re
 import struct
 
 import pytest
@@ -10,6 +11,8 @@ from test_properties import evaluate, programs
 
 from engine import Explanation, Step, Value, explain
 from engine.backward import backward_order
+from engine.draw import dot_available
+from engine.page import _inline
 
 
 def bits(x: float) -> bytes:
@@ -235,3 +238,65 @@ def test_graph_at_a_step_asks_the_drawer_for_that_state(monkeypatch):
     e.graph()
     assert calls[-1][1]["current"] == (e[-1].node, e[-1].position)
     assert calls[-1][1]["done"] == set(backward_order(c))
+
+
+def test_stepper_slider_shows_each_step_escaped():
+    pytest.importorskip("ipywidgets")
+    a, b = Value(2.0, label="<a>"), Value(-3.0, label="b")
+    c = a * b + a.tanh()
+    c.label = "c"
+    e = explain(c)
+    box = e.stepper()
+    assert (box.slider.min, box.slider.max, box.slider.value) == (0, len(e), 0)
+    assert box.text.value == "<pre>Start: grad(c) = 1 (d c / d itself)</pre>"
+    box.slider.value = 3
+    assert box.text.value.startswith("<pre>Step 3 of 5: grad(&lt;a&gt;) += ")
+    assert "<a>" not in box.text.value + box.picture.value
+    if dot_available():
+        assert box.picture.value.startswith("<svg")
+        assert box.picture.value == _inline(e.graph(step=3).svg())
+    else:
+        assert "install" in box.picture.value and "digraph" in box.picture.value
+
+
+def test_stepper_without_dot_shows_the_hint_and_dot_text(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setenv("PATH", "")
+    a = Value(2.0, label="a")
+    box = explain(a * a).stepper()
+    box.slider.value = 1
+    assert "install Graphviz" in box.picture.value and "digraph" in box.picture.value
+
+
+def test_stepper_without_ipywidgets_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import now raises ImportError
+    with pytest.raises(ImportError, match="pip install ipywidgets"):
+        explain(Value(1.0) * 2).stepper()
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda a, b, c, d: a * b + c * d, "a * b + c * d"),   # a neuron's weighted sum
+    (lambda a, b, c, d: a - (b + c), "a - (b + c)"),
+    (lambda a, b, c, d: (a + b) - c, "a + b - c"),
+    (lambda a, b, c, d: (a + b) * c, "(a + b) * c"),
+    (lambda a, b, c, d: a * b / c, "a * b / c"),
+    (lambda a, b, c, d: a / (b * c), "a / (b * c)"),
+    (lambda a, b, c, d: (a - b) - (c - d), "a - b - (c - d)"),
+    (lambda a, b, c, d: (a + b) ** c, "(a + b) ** c"),
+    (lambda a, b, c, d: -(a + b), "-(a + b)"),
+])
+def test_names_have_only_the_parentheses_precedence_needs(build, name):
+    leaves = [Value(float(k), label=n) for k, n in zip((1, 2, 3, 4), "abcd")]
+    root = build(*leaves)
+    assert explain(root).names[root] == name
+
+
+def test_a_two_input_neuron_has_no_numbered_names():
+    from nn import Neuron
+
+    out = Neuron(2, seed=0)([0.5, -1.0])[0]
+    names = explain(out).names
+    assert not any(re.fullmatch(r"v\d+", name) for name in names.values()), names
+    assert "w1.1.1 * x1 + w1.1.2 * x2" in names.values()

@@ -29,14 +29,26 @@ def test_correct_rules_pass_and_analytic_matches_pytorch():
                                                                   abs(row.numeric))
 
 
+def wrong_tanh(x):  # forgets to square tanh: 1 - tanh(x) instead of 1 - tanh(x)^2
+    t = math.tanh(x)
+    return t, 1.0 - t
+
+
+def swap_rule(monkeypatch, name, **changes):
+    """Replace rule ``name`` for this test: in the table, and wherever the engine keeps
+    a reference to the rule object (so an engine that binds rules at import sees it too)."""
+    import engine.value
+
+    right = RULES[name]
+    wrong = dataclasses.replace(right, **changes)
+    monkeypatch.setitem(RULES, name, wrong)
+    for attribute, bound in vars(engine.value).items():
+        if bound is right:
+            monkeypatch.setattr(engine.value, attribute, wrong)
+
+
 def test_catches_a_wrong_derivative_rule(monkeypatch):
-    right = RULES["tanh"]
-
-    def wrong_apply(x):  # forgets to square tanh: 1 - tanh(x) instead of 1 - tanh(x)^2
-        t = math.tanh(x)
-        return t, 1.0 - t
-
-    monkeypatch.setitem(RULES, "tanh", dataclasses.replace(right, apply=wrong_apply))
+    swap_rule(monkeypatch, "tanh", apply=wrong_tanh)
     inputs = [Value(x, label=n) for x, n in zip(POINT, "abc")]
     report = gradcheck(f, inputs)
     assert not report.ok
@@ -96,15 +108,22 @@ def test_a_closure_over_a_model_like_object():
     assert [row.label for row in named] == ["first"] and named.ok
 
 
-def test_nn_model_and_loss_if_available():
-    nn = pytest.importorskip("nn")
-    if not hasattr(nn, "MLP") or not hasattr(nn, "mse_loss"):
-        pytest.skip("nn.MLP / nn.mse_loss not on this branch yet")
-    model = nn.MLP(2, [3, 1])
+def test_an_nn_model_and_loss(monkeypatch):
+    import nn
+
+    model = nn.MLP(2, [3, 1], seed=0)
     xs, ys = [[0.5, -1.0], [1.5, 0.25]], [1.0, -1.0]
     report = gradcheck(lambda: nn.mse_loss([model(x) for x in xs], ys), model.parameters())
     assert report.ok, str(report)
-    assert len(report) == len(model.parameters())
+    assert [row.label for row in report] == [name for name, _ in model.named_parameters()]
+    # The same check fails once the hidden layer's tanh rule is wrong.
+    swap_rule(monkeypatch, "tanh", apply=wrong_tanh)
+    report = gradcheck(lambda: nn.mse_loss([model(x) for x in xs], ys), model.parameters())
+    assert not report.ok
+    # every first-layer parameter feeds a tanh; the output layer's own weights see it
+    # only through their inputs' values, so their rows still pass
+    failed = {row.label for row in report.failures}
+    assert failed and all(label.startswith(("w1.", "b1.")) for label in failed)
 
 
 def test_prints_and_displays_as_a_table():

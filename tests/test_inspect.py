@@ -116,6 +116,9 @@ def test_layer_numbering_and_text():
     assert view[0].inputs == [0.5, 0.5] and view[1].inputs == view[0].a
     assert "<table>" in view._repr_html_()
     assert repr(view).startswith("LayerView(2 layers, mse loss = ")
+    pretty = pytest.importorskip("IPython.lib.pretty").pretty  # what IPython shows as text
+
+    assert pretty(view) == text
 
 
 def test_no_side_effects_on_the_model():

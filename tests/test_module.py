@@ -106,7 +106,7 @@ def test_the_file_is_tagged_json(tmp_path):
 def test_load_checks_the_class(tmp_path):
     path = tmp_path / "m.json"
     MLP(2, [1], seed=0).save(path)
-    with pytest.raises(ValueError, match="holds a MLP .* not a Layer"):
+    with pytest.raises(ValueError, match="holds an MLP .* not a Layer"):
         Layer.load(path)
     assert isinstance(Module.load(path), MLP)
 

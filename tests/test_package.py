@@ -1,5 +1,6 @@
 """The two packages ship together: one version, and nn refuses a foreign engine."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -51,3 +52,26 @@ def test_demo_module_answers_help():
                          text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "--epochs" in out.stdout
+
+
+def _api_table() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## API at a glance")
+    return readme[start:readme.index("\n## ", start + 1)]
+
+
+def test_readme_api_table_imports_work():
+    imports = re.findall(r"`(from (?:engine|nn) import [\w, ]+)`", _api_table())
+    assert len(imports) >= 10
+    for statement in imports:
+        exec(statement, {})  # raises ImportError for a name the packages do not export
+
+
+def test_readme_api_table_lists_every_exported_name():
+    listed = set()
+    for names in re.findall(r"`from (?:engine|nn) import ([\w, ]+)`", _api_table()):
+        listed.update(name.strip() for name in names.split(","))
+    exported = {name for module in (engine, nn) for name in module.__all__
+                if not name.startswith("__")}
+    missing = sorted(exported - listed)
+    assert not missing, f"add these exported names to the README's API table: {missing}"

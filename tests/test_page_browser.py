@@ -116,3 +116,33 @@ def test_a_url_fragment_opens_a_given_step(chromium, tmp_path):
         assert browser.evaluate(STEP) == "4"
         assert browser.evaluate("document.title") == "<i>not html</i>"
         assert browser.evaluate("document.querySelector('h1 i')") is None
+
+
+def chain(length: int):
+    """x -> tanh -> tanh -> ...: a drawing about 350 px wider per link."""
+    x = Value(0.5, label="x")
+    out = x
+    for _ in range(length):
+        out = out.tanh()
+    out.label = "out"
+    return explain(out)
+
+
+@pytest.mark.parametrize("length, fitted", [(1, False), (3, True), (20, False)])
+def test_a_drawing_a_little_too_wide_starts_fitted(chromium, tmp_path, length, fitted):
+    """Small drawings show at full size; a little too wide: shrunk to fit; huge: full size
+    (and scrolled to the current step), since shrinking would make it unreadable."""
+    if not GRAPH_EXPECTED:
+        pytest.skip("needs Graphviz's dot to draw the graph")
+    page = chain(length).to_html(tmp_path / "steps.html")
+    with Browser(chromium, page.resolve().as_uri()) as browser:
+        browser.wait_for("window.chainrule && document.readyState === 'complete'")
+        box = browser.evaluate("document.getElementById('graph').clientWidth")
+        wide = browser.evaluate("document.querySelector('#graph svg').getBoundingClientRect()"
+                                ".width")
+        fit = browser.evaluate("document.getElementById('graph').classList.contains('fit')")
+        assert fit is fitted, (box, wide)
+        label = browser.evaluate("document.getElementById('fit').textContent")
+        assert label == ("Full size" if fitted else "Fit graph")
+        if fitted:
+            assert wide <= box
