@@ -35,6 +35,7 @@ SPECIAL = {"relu": [0.0, -0.0], "abs": [0.0], "sqrt": [0.0], "pow_const": [0.0],
 
 
 def test_every_rule_has_an_array_form():
+    assert set(DOMAIN) == set(RULES), "add the new op's domain to DOMAIN above"
     for name, rule in RULES.items():
         assert callable(rule.apply_array), f"rule {name!r} has no apply_array"
 
