@@ -91,7 +91,13 @@ def _as_float(data: Any, what: str) -> float:
     if isinstance(data, float):
         return data
     if isinstance(data, Real) or _is_zero_dim_array(data):
-        return float(data)
+        try:
+            return float(data)
+        except OverflowError:  # an int beyond the float range (10 ** 400)
+            raise OverflowError(
+                f"{what} got an integer too large for a float ({len(str(abs(int(data))))} "
+                f"digits); scale it down or pass a float"
+            ) from None
     if isinstance(data, Value):
         raise TypeError(
             f"{what} got a Value ({data!r}); pass its number (.data) or use the Value itself"
@@ -378,10 +384,15 @@ class Value:
 _new = object.__new__
 
 
+_MAX_EXACT = 2**53  # ints up to this convert to float without overflow (and exactly)
+
+
 def _const(number: Any, symbol: str) -> Value:
     """A number mixed with Values becomes a constant leaf node."""
     kind = type(number)
-    if kind is float or kind is int:  # the common case (x * 2, 1 - y), without the checks
+    # The common case (x * 2, 1 - y), without the checks; ints too large for a
+    # float take the checked path below, which says so.
+    if kind is float or (kind is int and -_MAX_EXACT <= number <= _MAX_EXACT):
         out = _new(Value)
         out.data = float(number)
         out.grad = 0.0

@@ -113,6 +113,22 @@ def test_division_by_zero():
         Value(0.0) ** -1
 
 
+def test_int_beyond_float_range_says_so():
+    # 10 ** 400 is a real number but no float: an OverflowError that names the
+    # argument, whether it is the data, a mixed-in operand (either side) or an exponent.
+    huge = 10**400
+    for make, what in [
+        (lambda: Value(huge), "Value()"),
+        (lambda: Value(1.0) * huge, "Value * operand"),
+        (lambda: huge - Value(1.0), "Value - operand"),
+        (lambda: Value(2.0) ** huge, "exponent"),
+    ]:
+        with pytest.raises(OverflowError, match="too large for a float") as info:
+            make()
+        assert what in str(info.value)
+    assert (Value(1.0) * 2**60).data == float(2**60)  # large but representable: fine
+
+
 def test_exp_overflow():
     with pytest.raises(OverflowError, match=r"exp.*'big'.*1000\.0"):
         Value(1000.0, label="big").exp()
