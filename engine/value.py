@@ -88,8 +88,10 @@ def scope(owner: Any) -> Iterator[None]:
 
 def _as_float(data: Any, what: str) -> float:
     """Convert a real number to float, or raise a TypeError that names it."""
-    if isinstance(data, float):
+    if type(data) is float:
         return data
+    # float subclasses too (numpy.float64 is one): .data is always a plain float,
+    # so every node computes with Python floats, whatever number started it.
     if isinstance(data, Real) or _is_zero_dim_array(data):
         try:
             return float(data)

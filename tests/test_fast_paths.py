@@ -38,6 +38,22 @@ def test_numpy_scalars_are_constants_too():
     assert y.data == 7.0 and x.grad == 3.0
 
 
+def test_every_number_becomes_a_plain_float():
+    # numpy.float64 is a float subclass: kept as it is, it would spread through
+    # every node computed from it (numpy warnings instead of Python's float
+    # arithmetic, "np.float64(3.0)" in messages).
+    np = pytest.importorskip("numpy")
+    x = Value(2.0)
+    for number in (np.float64(3.0), np.float32(0.5), np.int64(4), np.bool_(True),
+                   Fraction(1, 4), True, 2**60):
+        assert type(Value(number).data) is float, number
+        for node in (x * number, number * x, x - number):
+            assert type(node.data) is float, (number, node)
+            assert all(type(v.data) is float for v in node.inputs), number
+        if number != 2**60:  # 2.0 ** 2**60 overflows
+            assert type((x ** number).data) is float
+
+
 def _textbook_backward(root):
     """The plain version: the order as a list, reset, seed, one loop."""
     order = backward_order(root)
