@@ -6,7 +6,6 @@ import random
 import pytest
 from oracles import torch_or_skip
 
-import engine
 import nn
 from engine import Value, is_grad_enabled
 from nn import (
@@ -392,11 +391,16 @@ def test_history_repr_and_dict():
 # --- compiled hook and bad arguments ---------------------------------------------
 
 
-def test_compiled_needs_the_tape():
-    if getattr(getattr(engine, "tape", None), "fit_step", None) is not None:
-        pytest.skip("engine.tape exists: compiled=True is tested with the tape")
+def test_compiled_without_numpy_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from engine import ops
+
+    monkeypatch.setattr(ops, "np", None)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "engine.tape", raising=False)  # imported afresh
     X, y = lecture_table()
-    with pytest.raises(NotImplementedError, match="compiled=False"):
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[numpy\]'"):
         fit(StandIn([2, 1]), X, y, loss=mse, epochs=1, progress=False, compiled=True)
 
 
