@@ -315,7 +315,16 @@ def record(model: Any, nin: int, parameters: Sequence[Value] | None = None) -> T
     outputs = model(xs)
     if isinstance(outputs, Value):
         outputs = [outputs]
-    return Tape(outputs, xs, parameters)
+    tape = Tape(outputs, xs, parameters)
+    # A dropout the module tree does not list (a custom module that forgot it in
+    # children()) still left its mark: the nodes it made carry it in their scope.
+    seen: set[int] = set()
+    for node in tape.nodes:
+        if id(node.scope) not in seen:
+            seen.add(id(node.scope))
+            for owner in node.scope:
+                _refuse_dropout(owner)
+    return tape
 
 
 def _check_replayable(model: Any) -> None:
@@ -323,12 +332,16 @@ def _check_replayable(model: Any) -> None:
     stack = [model]
     while stack:
         module = stack.pop()
-        if getattr(module, "kind", None) == "dropout" and getattr(module, "p", 0) > 0:
-            raise ValueError(
-                "fit(compiled=True) replays one recorded graph, but dropout draws a new "
-                "mask for every sample; train this model with compiled=False, or without "
-                "dropout"
-            )
+        _refuse_dropout(module)
         children = getattr(module, "children", None)
         if callable(children):
             stack.extend(children())
+
+
+def _refuse_dropout(module: Any) -> None:
+    if getattr(module, "kind", None) == "dropout" and getattr(module, "p", 0) > 0:
+        raise ValueError(
+            "fit(compiled=True) replays one recorded graph, but dropout draws a new "
+            "mask for every sample; train this model with compiled=False, or without "
+            "dropout"
+        )

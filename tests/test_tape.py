@@ -234,6 +234,30 @@ def test_fit_compiled_refuses_dropout():
         nn.fit(model, [[0.0, 1.0]], [1.0], epochs=1, progress=False, compiled=True)
 
 
+class _HiddenDropout(nn.Module):
+    """A custom module whose children() forgets its Dropout."""
+
+    def __init__(self):
+        self.layer = nn.Layer(2, 3, seed=0)
+        self.drop = nn.Dropout(0.5, seed=0)
+        self.head = nn.Layer(3, 1, activation="linear", seed=1)
+
+    def children(self):
+        return [self.layer, self.head]
+
+    def forward(self, xs):
+        return self.head(self.drop(self.layer(xs)))
+
+
+def test_fit_compiled_refuses_a_dropout_children_does_not_list():
+    model = _HiddenDropout()
+    X, y = [[0.0, 1.0], [1.0, 0.5], [-1.0, 2.0]], [1.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="dropout"):
+        nn.fit(model, X, y, epochs=1, progress=False, compiled=True)
+    model.drop.p = 0.0  # no dropout: the same graph for every sample, so it runs
+    nn.fit(model, X, y, epochs=1, progress=False, compiled=True)
+
+
 # --- errors --------------------------------------------------------------------------
 
 
