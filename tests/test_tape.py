@@ -101,7 +101,7 @@ def test_pow_const_array_errors(x, c, error):
 # --- the tape against per-sample scalar training -----------------------------------
 
 
-def _problem(loss, seed):
+def _problem(loss, seed, samples=None):
     """A random MLP, a batch of inputs and targets that suit ``loss``."""
     rng = random.Random(seed)
     nin, hidden = rng.randint(1, 4), [rng.randint(1, 5) for _ in range(rng.randint(1, 2))]
@@ -111,7 +111,8 @@ def _problem(loss, seed):
         out_act = "linear"
     model = nn.MLP(nin, hidden + [nout], activation=rng.choice(["tanh", "relu", "sigmoid"]),
                    output_activation=out_act, seed=seed)
-    X = [[rng.uniform(-2, 2) for _ in range(nin)] for _ in range(rng.randint(1, 12))]
+    samples = samples or rng.randint(1, 12)
+    X = [[rng.uniform(-2, 2) for _ in range(nin)] for _ in range(samples)]
     if loss == "cross_entropy":
         y = [rng.randrange(nout) for _ in X]
     elif loss in ("hinge", "logistic"):
@@ -226,6 +227,32 @@ def test_fit_compiled_equals_fit_plain():
         runs.append((history.train_loss, [p.data for p in model.parameters()]))
     assert runs[1][0] == pytest.approx(runs[0][0], rel=1e-12)
     assert runs[1][1] == pytest.approx(runs[0][1], rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("loss, batch_size, extras", [
+    ("mse", 7, {"l2": 0.01}),                      # 23 samples: batches of 7, 7, 7, 2
+    ("cross_entropy", 5, {"early_stopping": 1}),
+    ("hinge", 1, {"l2": 0.1}),
+    ("logistic", 4, {}),
+    ("bce", None, {"l2": 0.05}),                   # one full batch
+    ("bce_with_logits", 10, {"early_stopping": 2, "shuffle": False}),
+])
+def test_fit_compiled_equals_fit_plain_for_each_loss(loss, batch_size, extras):
+    runs = []
+    for compiled in (False, True):
+        model, X, y = _problem(loss, seed=5, samples=31)
+        history = nn.fit(model, X[:23], y[:23], loss=loss, epochs=5, batch_size=batch_size,
+                         optimizer=nn.SGD(model.parameters(), lr=0.3), seed=3,
+                         validation=(X[23:], y[23:]), progress=False, compiled=compiled,
+                         **extras)
+        runs.append((history, [p.data for p in model.parameters()]))
+    (plain, plain_weights), (fast, fast_weights) = runs
+    assert fast.epochs == plain.epochs and fast.best_epoch == plain.best_epoch
+    assert fast.stopped_early == plain.stopped_early
+    for name in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+        assert getattr(fast, name) == pytest.approx(getattr(plain, name), rel=1e-12), name
+    assert fast_weights == pytest.approx(plain_weights, rel=1e-12, abs=1e-14)
+    assert len(plain.val_loss) == plain.epochs  # validation did run
 
 
 def test_fit_compiled_refuses_dropout():
