@@ -49,7 +49,8 @@ test: lint
 	$(PY) -m pytest
 
 # The benchmark suite (bench/run.py): chainrule vs micrograd vs PyTorch. Writes
-# bench/results/latest.md. `make bench BENCH_ARGS=--quick` for a shorter run.
+# bench/results/latest.md. `make bench BENCH_ARGS=--quick` for a shorter run
+# (written to bench/results/partial.md, so the full results stay).
 # PyTorch first, pinned to the CPU wheel, as .ci/run does.
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): pyproject.toml | $(PY)

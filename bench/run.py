@@ -11,8 +11,10 @@ off, several repeats (median and min-max), and ratios to micrograd:
 * W4: memory of a live W3 graph, bytes per node (tracemalloc; RSS for PyTorch).
 * W5: a 64-32-10 MLP trained on scikit-learn's digits with ``fit(compiled=True)``.
 
-Usage: ``python bench/run.py [--quick] [--only W1,W3] [--out FILE]``. Timings on
-a shared machine are noisy: compare engines within one run, not across runs.
+Usage: ``python bench/run.py [--quick] [--only W1,W3] [--out FILE]``. A full run
+writes ``bench/results/latest.md`` (what the README quotes); a quick or partial
+one writes ``bench/results/partial.md`` unless ``--out`` says otherwise. Timings
+on a shared machine are noisy: compare engines within one run, not across runs.
 """
 
 from __future__ import annotations
@@ -413,9 +415,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--w4", help=argparse.SUPPRESS)  # one W4 measurement, in a subprocess
     parser.add_argument("--w4-nodes", type=int, default=100_000, help=argparse.SUPPRESS)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                                      "latest.md"))
+    parser.add_argument("--out", default=None,
+                        help="the report file (default: results/latest.md for a full run, "
+                             "results/partial.md with --quick, --only or --repeats)")
     args = parser.parse_args(argv)
+    if args.out is None:  # a quick or partial run never overwrites the full results
+        partial = args.quick or args.only != parser.get_default("only") or args.repeats
+        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                "partial.md" if partial else "latest.md")
     if args.w4:
         print(*w4_bytes_per_node(args.w4, args.w4_nodes))
         return 0
