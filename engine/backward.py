@@ -7,8 +7,21 @@ The chain rule for a node ``x`` used by nodes ``y1, y2, ...`` is
 so ``x.grad`` is final once every node that uses ``x`` has passed its share
 back. ``backward_order`` lists the nodes in exactly such an order (a reverse
 topological order, found without recursion, so graphs a million nodes deep
-work), and ``backward`` walks it once doing ``input.grad += local * node.grad``.
+work), and the whole backward pass is then::
+
+    for node in backward_order(root):
+        for input, local in zip(node.inputs, node.local_grads):
+            input.grad += local * node.grad
+
 The local derivatives were stored by the forward pass (see ``engine/ops.py``).
+``backward`` below does exactly this, number for number and in the same order,
+in one pass (see its docstring); the explainer replays the loop above.
+
+The code reads a node's fields directly: ``node._a`` and ``node._b`` are
+``inputs[0]`` and ``inputs[1]`` (``_b`` is None for a unary op, ``_a`` None for
+a leaf), ``node._da`` and ``node._db`` the matching ``local_grads``. Methods used
+once per node are looked up once per pass (``pop = stack.pop``): in a loop over
+a million nodes, each attribute lookup saved is measurable.
 """
 
 from __future__ import annotations

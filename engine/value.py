@@ -383,6 +383,8 @@ class Value:
         return f"Value({', '.join(parts)})"
 
 
+# Ops make their result with ``object.__new__`` and set every slot themselves,
+# skipping ``__init__``'s checks: their data is already a float they computed.
 _new = object.__new__
 
 
