@@ -368,23 +368,15 @@ def _scalar_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
 
 
 def _compiled_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
-    """Hook for ``fit(compiled=True)``: a training step replayed from a recorded tape.
+    """``fit(compiled=True)``: a training step replayed from a recorded tape.
 
-    The tape lives in ``engine.tape``, which must provide
-    ``fit_step(model, loss_fn, params, l2)`` returning a step with the same
-    contract as ``_scalar_step``'s.
+    ``engine.tape.fit_step`` records the model's graph for one sample once and
+    returns a step with the same contract as ``_scalar_step``'s (it needs NumPy,
+    and says how to install it when it is missing).
     """
-    try:
-        from engine import tape
-    except ImportError:
-        tape = None
-    make = getattr(tape, "fit_step", None)
-    if make is None:
-        raise NotImplementedError(
-            "fit(compiled=True) needs the compiled tape (engine.tape.fit_step), which this "
-            "version does not have yet; use compiled=False (same results, slower)"
-        )
-    return make(model, loss_fn, params, l2)
+    from engine.tape import fit_step
+
+    return fit_step(model, loss_fn, params, l2)
 
 
 def _diverged(loss: Any, epoch: int, batch: int, batches: int, optimizer: Any):

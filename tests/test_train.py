@@ -6,7 +6,6 @@ import random
 import pytest
 from oracles import torch_or_skip
 
-import engine
 import nn
 from engine import Value, is_grad_enabled
 from nn import (
@@ -390,14 +389,6 @@ def test_history_repr_and_dict():
 
 
 # --- compiled hook and bad arguments ---------------------------------------------
-
-
-def test_compiled_needs_the_tape():
-    if getattr(getattr(engine, "tape", None), "fit_step", None) is not None:
-        pytest.skip("engine.tape exists: compiled=True is tested with the tape")
-    X, y = lecture_table()
-    with pytest.raises(NotImplementedError, match="compiled=False"):
-        fit(StandIn([2, 1]), X, y, loss=mse, epochs=1, progress=False, compiled=True)
 
 
 X3, Y3 = lecture_table()
