@@ -368,11 +368,11 @@ def _scalar_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
 
 
 def _compiled_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
-    """The step of ``fit(compiled=True)``: a tape recorded once, replayed over each batch.
+    """``fit(compiled=True)``: a training step replayed from a recorded tape.
 
-    ``engine.tape.fit_step`` returns a step with the same contract as
-    ``_scalar_step``'s. Without NumPy, importing the tape raises an ImportError
-    that gives the install command; it reaches the user unchanged.
+    ``engine.tape.fit_step`` records the model's graph for one sample once and
+    returns a step with the same contract as ``_scalar_step``'s (it needs NumPy,
+    and says how to install it when it is missing).
     """
     from engine.tape import fit_step
 
