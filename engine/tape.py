@@ -117,13 +117,20 @@ class Tape:
                     f"Tape input {x!r} is not a leaf: placeholders are the Values you made "
                     "for one sample's inputs (e.g. [Value(0.0) for _ in range(nin)])"
                 )
-        if len(set(inputs)) != len(inputs):
+        is_input = set(inputs)
+        if len(is_input) != len(inputs):
             raise ValueError("Tape inputs must be distinct Values (one per column of X)")
+        for p in parameters or ():
+            if not isinstance(p, Value) or not p.is_leaf() or p in is_input:
+                raise ValueError(
+                    f"Tape parameter {p!r} must be a leaf Value that is not an input: "
+                    "parameters are the weights that receive gradients "
+                    "(e.g. model.parameters())"
+                )
 
         self.nodes = _inputs_first(outputs)
         self.inputs, self.outputs = inputs, outputs
         index = {node: i for i, node in enumerate(self.nodes)}
-        is_input = set(inputs)
         wanted = None if parameters is None else set(parameters)
 
         n = len(self.nodes)
@@ -231,7 +238,13 @@ class Tape:
         size, batched, local = self._size, self._batched, self._locals
         if grad_outputs is None:
             grad_outputs = np.ones((size, len(self.outputs)))
-        G = np.asarray(grad_outputs, dtype=np.float64).reshape(size, len(self.outputs))
+        G = np.asarray(grad_outputs, dtype=np.float64)
+        if G.size != size * len(self.outputs):
+            raise ValueError(
+                f"Tape.backward: grad_outputs needs one value per sample and output, shape "
+                f"({size}, {len(self.outputs)}) like the last forward's; got shape {G.shape}"
+            )
+        G = G.reshape(size, len(self.outputs))
         grads: list[Any] = [None] * len(self.nodes)
         for k, i in enumerate(self._output_index):
             g = G[:, k].copy() if batched[i] else float(G[:, k].sum())
@@ -283,7 +296,13 @@ def fit_step(model: Any, loss_fn: Callable, params: list[Value], l2: float = 0.0
 
     def step(xs: list, targets: list):
         nonlocal tape
-        X = np.asarray(xs, dtype=np.float64)
+        try:
+            X = np.asarray(xs, dtype=np.float64)
+        except (ValueError, TypeError) as error:  # ragged rows, or not numbers
+            raise type(error)(
+                f"fit(compiled=True) needs every sample to be a list of numbers of the "
+                f"same length (the model's inputs): {error}"
+            ) from None
         if X.ndim != 2:
             raise ValueError(f"fit(compiled=True) needs every sample to be a list of "
                              f"numbers of the same length; got an array of shape {X.shape}")

@@ -303,6 +303,19 @@ def test_tape_errors_name_the_problem():
         tape.forward([[1.0, 2.0]])
     with pytest.raises(ValueError, match="log .* 'y'"):
         tape.forward([[1.0], [-1.0]])
+    tape.forward([[1.0], [2.0]])
+    with pytest.raises(ValueError, match=r"grad_outputs .* shape \(2, 1\)"):
+        tape.backward([1.0, 2.0, 3.0])
+    for bad in (x, x * w, 2.0):  # an input, an interior node, not a Value
+        with pytest.raises(ValueError, match="must be a leaf Value that is not an input"):
+            Tape(y, inputs=[x], parameters=[w, bad])
+
+
+@pytest.mark.parametrize("X", [[[0.0, 1.0], [1.0]], [["a", "b"], [1.0, 2.0]]])
+def test_fit_compiled_names_bad_samples(X):
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises((ValueError, TypeError), match="same length"):
+        nn.fit(model, X, [1.0, 0.0], epochs=1, progress=False, compiled=True, metrics=[])
 
 
 def test_missing_numpy_is_a_clear_import_error(monkeypatch):
