@@ -105,6 +105,7 @@ class Tape:
     ) -> None:
         outputs = [outputs] if isinstance(outputs, Value) else list(outputs)
         inputs = list(inputs)
+        parameters = None if parameters is None else list(parameters)  # read twice below
         for what, values in (("outputs", outputs), ("inputs", inputs)):
             bad = [v for v in values if not isinstance(v, Value)]
             if bad:

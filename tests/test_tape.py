@@ -206,7 +206,7 @@ def test_tape_gradient_equals_central_differences():
 
 def test_tape_leaves_constants_and_unlisted_leaves_alone():
     x, w, c = Value(0.0), Value(2.0), Value(5.0)
-    tape = Tape(x * w * c, inputs=[x], parameters=[w])
+    tape = Tape(x * w * c, inputs=[x], parameters=(p for p in [w]))  # any iterable
     tape.forward([[1.0], [2.0]])
     tape.backward()
     assert w.grad == 15.0 and c.grad == 0.0  # d/dw of 5 w (1 + 2), summed over the batch
