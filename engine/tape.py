@@ -29,7 +29,13 @@ gradient, which is what one backward of ``sum(loss of each sample)`` gives.
 
 NB where this differs from the scalar engine: the recorded graph is fixed,
 so a model whose graph depends on the data (a Python ``if`` on a value,
-dropout masks) cannot be replayed; the replayed nodes are not Values, so
+dropout masks) cannot be replayed: ``fit`` refuses dropout, but a Python
+``if`` is replayed silently as the branch it took when recording. The stable
+formulas of ``nn.functional`` are such branches (softmax and logsumexp shift by
+the recorded max, softplus keeps the recorded sign's form): the same function
+either way, equal to rounding, but a sample far from the recorded one can make
+an ``exp`` overflow (an OverflowError) where the scalar engine would have
+shifted differently. The replayed nodes are not Values, so
 there is nothing to draw per sample. What runs is the same graph, ops and
 derivative rules, vectorised. NumPy is needed for this file only
 (``pip install 'chainrule[numpy]'``).
