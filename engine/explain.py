@@ -40,6 +40,18 @@ _NAME_LIMIT = 28
 _NUMBERED = re.compile(r"v[0-9]+")
 
 
+def _factor(text: str) -> str:
+    """``text`` as a factor of a product: in parentheses unless it is one token
+    (``b``, ``2``, ``tanh(a)``), so ``1 * (1 - tanh(a)^2)`` and ``1 * (-3)`` read right."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and (char in " +*/" or (char == "-" and i == 0)):
+            return f"({text})"
+    return text
+
+
 @dataclass(frozen=True, eq=False)
 class Step:
     """One application of the chain rule: ``input.grad += upstream * local``.
@@ -85,12 +97,17 @@ class Step:
         >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
         >>> c = a * b; c.label = "c"
         >>> print(explain(c)[0].sentence())
-        grad(a) += grad(c) * d(c)/d(a) = 1 * (b) = 1 * -3 = -3; now grad(a) = -3
+        grad(a) += grad(c) * d(c)/d(a) = 1 * b = 1 * (-3) = -3; now grad(a) = -3
         """
+        upstream, local = _factor(number(self.upstream)), _factor(number(self.local))
+        formula = _factor(self.local_formula)
+        # the formula, then its value (once if the formula is a number, as for + and -)
+        product = f"{upstream} * {local}"
+        if formula != local:
+            product = f"{upstream} * {formula} = {product}"
         return (
             f"grad({self.input_name}) += grad({self.node_name}) * "
-            f"d({self.node_name})/d({self.input_name}) = {number(self.upstream)} * "
-            f"({self.local_formula}) = {number(self.upstream)} * {number(self.local)} = "
+            f"d({self.node_name})/d({self.input_name}) = {product} = "
             f"{number(self.contribution)}"
             f"; now grad({self.input_name}) = {number(self.grad)}"
         )

@@ -300,3 +300,16 @@ def test_a_two_input_neuron_has_no_numbered_names():
     names = explain(out).names
     assert not any(re.fullmatch(r"v\d+", name) for name in names.values()), names
     assert "w1.1.1 * x1 + w1.1.2 * x2" in names.values()
+
+
+def test_sentence_reads_as_arithmetic():
+    # Written by hand from the rules: c = a * b - tanh(a) at a = 2, b = -3.
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b - a.tanh()
+    c.label = "c"
+    sentences = [step.sentence() for step in explain(c)]
+    # a constant local derivative is written once; a negative number as a factor
+    # gets parentheses; a formula with operators is one parenthesised factor
+    assert "d(c)/d(tanh(a)) = 1 * (-1) = -1;" in sentences[1]
+    assert "= (-1) * (1 - tanh(a)^2) = (-1) * 0.0706508 = -0.0706508;" in sentences[2]
+    assert sentences[3].endswith("= 1 * b = 1 * (-3) = -3; now grad(a) = -3.07065")
