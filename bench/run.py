@@ -113,6 +113,19 @@ def _fmt(t: Timing | str | None, unit: str) -> str:
     return f"{med:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
 
 
+
+def _timed_row(label: str, results: dict, n: int, k: int, unit: str) -> list[str]:
+    """One table row: each engine's time at size ``n`` (``k``: 0 collector on, 1 off),
+    with its ratio to micrograd's where both were measured."""
+    base = results.get((n, "micrograd"), (None, None))[k]
+    row = [label]
+    for engine in ENGINES:
+        t = results.get((n, engine), (None, None))[k]
+        ratio = _ratio(base, t)
+        row.append(_fmt(t, unit) + ("" if ratio == "-" or engine == "micrograd"
+                                    else f", {ratio}"))
+    return row
+
 def _ratio(base: Timing | str | None, t: Timing | str | None) -> str:
     if not isinstance(base, Timing) or not isinstance(t, Timing):
         return "-"
@@ -356,23 +369,10 @@ def markdown(info: dict, quick: bool, w1: dict, w2: dict, w3: dict, w4: dict,
         rows = []
         points = sorted({n for (n, e) in w1 if e != "first"})
         for n in points:
-            base = w1.get((n, "micrograd"), (None, None))[k]
-            row = [f"W1 step, {n} points (ms)"]
-            for engine in ENGINES:
-                t = w1.get((n, engine), (None, None))[k]
-                ratio = _ratio(base, t)
-                row.append(_fmt(t, "ms") + ("" if ratio == "-" or engine == "micrograd"
-                                            else f", {ratio}"))
-            rows.append(row)
+            rows.append(_timed_row(f"W1 step, {n} points (ms)", w1, n, k, "ms"))
         for n in sorted({n for (n, e) in w3 if e != "count"}):
-            base = w3.get((n, "micrograd"), (None, None))[k]
-            row = [f"W3 {w3[(n, 'count')] // 1000}k-node graph (us/node)"]
-            for engine in ENGINES:
-                t = w3.get((n, engine), (None, None))[k]
-                ratio = _ratio(base, t)
-                row.append(_fmt(t, "us") + ("" if ratio == "-" or engine == "micrograd"
-                                            else f", {ratio}"))
-            rows.append(row)
+            label = f"W3 {w3[(n, 'count')] // 1000}k-node graph (us/node)"
+            rows.append(_timed_row(label, w3, n, k, "us"))
         for n in sorted({n for (n, e) in w2}):
             row = [f"W2 chain, N = {n:,} (us/node)"]
             for engine in ENGINES:
