@@ -55,22 +55,22 @@ class Timing:
         return f"Timing(median={self.median:.3g}, n={len(self.seconds)})"
 
 
+def _seconds(run, collector: bool) -> float:
+    """One timed call of ``run()``, after a full collection, the collector on or off."""
+    gc.collect()
+    if not collector:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
 def timed(run, repeats: int, collector: bool, per: float = 1.0, budget: float = 60.0) -> Timing:
-    """Time ``run()`` ``repeats`` times (fewer if one run takes over budget/repeats)."""
-    seconds: list[float] = []
-    for _ in range(repeats):
-        gc.collect()
-        if not collector:
-            gc.disable()
-        try:
-            start = time.perf_counter()
-            run()
-            seconds.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-        if sum(seconds) > budget and len(seconds) >= 1:
-            break
-    return Timing(seconds, per)
+    """Time ``run()`` ``repeats`` times (fewer once the runs exceed ``budget`` seconds)."""
+    return timed_side_by_side({"run": run}, repeats, collector, per, budget)["run"]
 
 
 def timed_side_by_side(runs: dict, repeats: int, collector: bool, per: float = 1.0,
@@ -87,15 +87,7 @@ def timed_side_by_side(runs: dict, repeats: int, collector: bool, per: float = 1
         for name, run in runs.items():
             if seconds[name] and sum(seconds[name]) > budget:
                 continue
-            gc.collect()
-            if not collector:
-                gc.disable()
-            try:
-                start = time.perf_counter()
-                run()
-                seconds[name].append(time.perf_counter() - start)
-            finally:
-                gc.enable()
+            seconds[name].append(_seconds(run, collector))
     return {name: Timing(s, per) for name, s in seconds.items()}
 
 
