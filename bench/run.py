@@ -322,7 +322,7 @@ def bench_w5(report, epochs: int) -> dict | None:
            optimizer=optimizer, epochs=epochs, batch_size=64, seed=0, progress=False,
            compiled=True)
     seconds = time.perf_counter() - start
-    from engine.tape import record
+    from nn.compiled import record
 
     tape = record(model, 64)
     scores = tape.forward([X[i] for i in test])

@@ -129,8 +129,8 @@ def w1_chainrule(X, y, weights):
 
 
 def w1_chainrule_tape(X, y, weights):
-    """The same step through ``engine.tape.fit_step`` (what ``fit(compiled=True)`` runs)."""
-    from engine.tape import fit_step
+    """The same step through ``nn.compiled.fit_step`` (what ``fit(compiled=True)`` runs)."""
+    from nn.compiled import fit_step
     from nn.losses import hinge_loss
 
     model = _chainrule_mlp(weights)

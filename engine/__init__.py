@@ -1,5 +1,10 @@
 """chainrule's autodiff engine: scalar ``Value`` nodes and reverse-mode backprop.
 
+Layout: the autodiff core is the four files at this package's root
+(``value.py``: the node; ``ops.py``: the rule table; ``backward.py``: the chain
+rule loop; ``tape.py``: the compiled replay over batches). The teaching tools
+that read it (drawing, explaining, paths, gradcheck) are in ``engine/teach/``.
+
 User API (what a notebook needs)::
 
     from engine import Value, no_grad, draw_graph, gradient_paths, formula
@@ -16,12 +21,23 @@ imported here), replays a recorded graph over whole batches.
 """
 
 from .backward import backward_order
-from .draw import Graph, dot_available, draw_graph
-from .explain import Explanation, Step, explain
-from .formula import formula
-from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
 from .ops import RULES, Rule
-from .paths import Path, gradient_paths
+
+# The teaching tools (engine/teach/) read the core; the core never imports them.
+from .teach import (  # noqa: E402  (after the core, which they read)
+    Explanation,
+    GradcheckReport,
+    GradcheckRow,
+    GradientPath,
+    Graph,
+    Step,
+    dot_available,
+    draw_graph,
+    explain,
+    formula,
+    gradcheck,
+    gradient_paths,
+)
 from .value import Value, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
@@ -39,7 +55,7 @@ __all__ = [
     "dot_available",
     "gradient_paths",
     "formula",
-    "Path",
+    "GradientPath",
     "explain",
     "Explanation",
     "Step",

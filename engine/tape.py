@@ -29,8 +29,8 @@ gradient, which is what one backward of ``sum(loss of each sample)`` gives.
 
 NB where this differs from the scalar engine: the recorded graph is fixed,
 so a model whose graph depends on the data (a Python ``if`` on a value,
-dropout masks) cannot be replayed: ``fit`` refuses dropout, but a Python
-``if`` is replayed silently as the branch it took when recording. The stable
+dropout masks) cannot be replayed: ``nn.fit(compiled=True)`` refuses dropout
+(see ``nn/compiled.py``), but a Python ``if`` is replayed silently as the branch it took when recording. The stable
 formulas of ``nn.functional`` are such branches (softmax and logsumexp shift by
 the recorded max, softplus keeps the recorded sign's form): the same function
 either way, equal to rounding, but a sample far from the recorded one can make
@@ -43,7 +43,7 @@ derivative rules, vectorised. NumPy is needed for this file only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .ops import use_numpy
@@ -51,7 +51,7 @@ from .value import Value
 
 np = use_numpy()  # a clear ImportError here if NumPy is missing
 
-__all__ = ["Tape", "fit_step"]
+__all__ = ["Tape"]
 
 
 def _inputs_first(outputs: Sequence[Value]) -> list[Value]:
@@ -277,97 +277,3 @@ class Tape:
         for i, leaf in self._gradient_leaves:
             if grads[i] is not None:
                 leaf.grad += grads[i]
-
-
-# --- fit(compiled=True) -------------------------------------------------------------
-
-
-def fit_step(model: Any, loss_fn: Callable, params: list[Value], l2: float = 0.0):
-    """The training step of ``nn.fit(..., compiled=True)``.
-
-    Returns ``step(xs, targets) -> (data_loss, total_loss, outputs)`` like the
-    plain step: it leaves the batch's gradient in every ``p.grad``. The model's
-    graph is recorded once (on the first batch) and replayed over each batch; the
-    loss is then built by the same loss function, on leaves holding the model's
-    outputs, so every loss and reduction behaves exactly as in the plain step,
-    and ``loss.backward()`` gives d(loss)/d(output) for every sample, from which
-    the tape's backward carries the gradient into the parameters.
-    """
-    penalty = None
-    if l2:  # the same l2_penalty graph as the plain step, recorded once: it has no inputs
-        from nn.losses import l2_penalty
-
-        penalty = Tape(l2_penalty(params, lam=l2), inputs=[], parameters=params)
-    _check_replayable(model)
-    tape: Tape | None = None
-
-    def step(xs: list, targets: list):
-        nonlocal tape
-        try:
-            X = np.asarray(xs, dtype=np.float64)
-        except (ValueError, TypeError) as error:  # ragged rows, or not numbers
-            raise type(error)(
-                f"fit(compiled=True) needs every sample to be a list of numbers of the "
-                f"same length (the model's inputs): {error}"
-            ) from None
-        if X.ndim != 2:
-            raise ValueError(f"fit(compiled=True) needs every sample to be a list of "
-                             f"numbers of the same length; got an array of shape {X.shape}")
-        if tape is None:
-            tape = record(model, X.shape[1], params)
-        outputs = tape.forward(X)
-        rows = [[Value(v) for v in row] for row in outputs.tolist()]
-        data_loss = loss_fn(rows, targets)
-        if not isinstance(data_loss, Value):
-            raise TypeError(f"fit: the loss function returned {type(data_loss).__name__} "
-                            f"{data_loss!r}, not a Value; build it from the outputs' Values")
-        data_loss.backward()  # d(loss)/d(output), for every sample
-        tape.backward([[v.grad for v in row] for row in rows])
-        total = data_loss.data
-        if penalty is not None:
-            total += float(penalty.forward(_NO_INPUTS)[0, 0])
-            penalty.backward()
-        return data_loss.data, total, outputs.tolist()
-
-    return step
-
-
-_NO_INPUTS = np.zeros((1, 0))  # one "sample" for a tape without placeholders
-
-
-def record(model: Any, nin: int, parameters: Sequence[Value] | None = None) -> Tape:
-    """Record ``model`` (called on ``nin`` placeholder inputs ``x1..xn``) as a Tape."""
-    xs = [Value(0.0, label=f"x{j}") for j in range(1, nin + 1)]
-    outputs = model(xs)
-    if isinstance(outputs, Value):
-        outputs = [outputs]
-    tape = Tape(outputs, xs, parameters)
-    # A dropout the module tree does not list (a custom module that forgot it in
-    # children()) still left its mark: the nodes it made carry it in their scope.
-    seen: set[int] = set()
-    for node in tape.nodes:
-        if id(node.scope) not in seen:
-            seen.add(id(node.scope))
-            for owner in node.scope:
-                _refuse_dropout(owner)
-    return tape
-
-
-def _check_replayable(model: Any) -> None:
-    """Refuse models whose graph changes from sample to sample (dropout in training)."""
-    stack = [model]
-    while stack:
-        module = stack.pop()
-        _refuse_dropout(module)
-        children = getattr(module, "children", None)
-        if callable(children):
-            stack.extend(children())
-
-
-def _refuse_dropout(module: Any) -> None:
-    if getattr(module, "kind", None) == "dropout" and getattr(module, "p", 0) > 0:
-        raise ValueError(
-            "fit(compiled=True) replays one recorded graph, but dropout draws a new "
-            "mask for every sample; train this model with compiled=False, or without "
-            "dropout"
-        )

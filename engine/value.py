@@ -76,6 +76,20 @@ def scope(owner: Any) -> Iterator[None]:
     ``node.scope == (mlp, layer, neuron)``, outermost first. ``nn`` modules wrap
     their forward computation in it, so the drawer can group a network's nodes
     by neuron or layer. Costs one small tuple per block, nothing per node.
+
+    The scope protocol: the teaching tools (``engine/teach/``) know an owner
+    only through these attributes, each optional, and never import ``nn``:
+
+    * ``kind`` (str): what it is; ``"neuron"`` and ``"layer"`` are the kinds
+      ``draw_graph(group=..., collapse=True)`` clusters or merges;
+    * ``name`` (str): how drawings and explanations name it, e.g. ``"neuron 1.2"``
+      (default: the class name);
+    * ``parameters()``: the leaf Values it owns (weights, biases), drawn as
+      parameters and placed inside its cluster;
+    * ``formula`` (str): what a collapsed node shows, e.g. ``"tanh(w.x + b)"``.
+
+    Any object offering them can be a scope owner: a student's own module
+    class, a plain object, even a string (then only its class name is used).
     """
     global _scope
     previous = _scope

@@ -45,8 +45,8 @@ _check_engine()
 del _check_engine
 
 from .functional import log_softmax, logsumexp, softmax, softplus  # noqa: E402
-from .inspect import LayerView, layer_view  # noqa: E402
 from .layers import MLP, Dropout, Layer, Neuron  # noqa: E402
+from .lecture import LayerView, layer_view  # noqa: E402
 from .losses import (  # noqa: E402
     LOSSES,
     binary_cross_entropy,

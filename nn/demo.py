@@ -141,7 +141,7 @@ def plot_loss(history, path: Path, plt) -> Path:
 
 def save_graph(graph, path: Path) -> tuple[Path, str]:
     """Write ``graph`` as SVG; without ``dot`` write the ``.dot`` file and return a hint."""
-    from engine.draw import dot_available
+    from engine.teach.draw import dot_available
 
     if dot_available():
         return graph.save(path), ""

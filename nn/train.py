@@ -370,11 +370,11 @@ def _scalar_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
 def _compiled_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
     """``fit(compiled=True)``: a training step replayed from a recorded tape.
 
-    ``engine.tape.fit_step`` records the model's graph for one sample once and
+    ``nn.compiled.fit_step`` records the model's graph for one sample once and
     returns a step with the same contract as ``_scalar_step``'s (it needs NumPy,
     and says how to install it when it is missing).
     """
-    from engine.tape import fit_step
+    from .compiled import fit_step
 
     return fit_step(model, loss_fn, params, l2)
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from random_graphs import programs, run
 
 from engine import Graph, Value, backward_order, dot_available, draw_graph
-from engine.draw import HIGHLIGHT, ROLE_COLOURS, grad_colour
+from engine.teach.draw import HIGHLIGHT, ROLE_COLOURS, grad_colour
 
 needs_dot = pytest.mark.skipif(
     not dot_available(), reason="Graphviz's dot is not installed (CI installs it)"

@@ -11,8 +11,8 @@ from test_properties import evaluate, programs
 
 from engine import Explanation, Step, Value, explain
 from engine.backward import backward_order
-from engine.draw import dot_available
-from engine.page import _inline
+from engine.teach.draw import dot_available
+from engine.teach.draw import inline_svg as _inline
 
 
 def bits(x: float) -> bytes:
@@ -217,13 +217,10 @@ def test_explains_a_deep_chain_without_recursion():
 
 
 def test_graph_at_a_step_asks_the_drawer_for_that_state(monkeypatch):
-    import sys
-    import types
+    from engine.teach import draw
 
     calls = []
-    fake = types.ModuleType("engine.draw")
-    fake.draw_graph = lambda root, **kw: calls.append((root, kw)) or "drawn"
-    monkeypatch.setitem(sys.modules, "engine.draw", fake)
+    monkeypatch.setattr(draw, "draw_graph", lambda root, **kw: calls.append((root, kw)) or "drawn")
     a = Value(2.0, label="a")
     b = Value(-3.0, label="b")
     c = a * b + a.tanh()

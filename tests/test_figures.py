@@ -49,7 +49,7 @@ def test_committed_svg_shows_the_committed_dot(name):
     assert sorted(dot_ids + ["graph0"]) == ids
     if dot_available():
         pytest.importorskip("graphviz")
-        from engine.draw import _render
+        from engine.teach.draw import _render
 
         assert svg_content(_render(source, "svg").decode()) == (ids, texts)
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from random_graphs import programs, run
 
 from engine import Value
-from engine.formula import formula
+from engine.teach.formula import formula
 
 
 def evaluate(text: str, env: dict[str, float]) -> float:

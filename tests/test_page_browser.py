@@ -5,7 +5,6 @@ absent; CI installs it. Never downloads a browser. Leaves a screenshot in
 tests/artifacts/ to look at.
 """
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import pytest
 from browser import Browser, find_chromium
 
 from engine import Value, explain
-from engine.table import number
+from engine.teach.tables import number
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-GRAPH_EXPECTED = importlib.util.find_spec("engine.draw") is not None and shutil.which("dot")
+GRAPH_EXPECTED = shutil.which("dot") is not None
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def test_next_and_arrow_keys_step_through_the_backward_pass(chromium, tmp_path):
     page = e.to_html(tmp_path / "steps.html")
     ids = None
     if GRAPH_EXPECTED:
-        from engine.draw import draw_graph
+        from engine.teach.draw import draw_graph
         drawn = draw_graph(e.root)
         ids = {node: drawn.node_id(node) for node in e.order}
 

@@ -12,8 +12,8 @@ from oracles import central_difference, torch_or_skip
 from random_graphs import programs, run
 
 from engine import Value, draw_graph
-from engine.draw import HIGHLIGHT
-from engine.paths import Path, count_paths, gradient_paths
+from engine.teach.draw import HIGHLIGHT
+from engine.teach.paths import GradientPath, count_paths, gradient_paths
 
 
 def close(a: float, b: float, tol: float = 1e-9) -> bool:
@@ -116,7 +116,7 @@ def test_str_of_a_path():
     [p] = gradient_paths(y, w)
     # d(xw)/dw = x = 2, d tanh(u)/du = 1 - tanh(1)^2 = 0.419974..., product 0.839948...
     assert str(p) == "w -> [*] -> y: 2 * 0.42 = 0.8399"
-    assert repr(p).startswith("Path(w -> [*]")
+    assert repr(p).startswith("GradientPath(w -> [*]")
 
 
 def test_too_many_paths_is_counted_not_enumerated():
@@ -152,7 +152,7 @@ def test_errors():
         gradient_paths([y], a)
     with pytest.raises(ValueError, match="limit"):
         gradient_paths(y, a, limit=-1)
-    assert isinstance(gradient_paths(y, a)[0], Path)
+    assert isinstance(gradient_paths(y, a)[0], GradientPath)
 
 
 # --- highlight draws exactly the path edges -------------------------------------

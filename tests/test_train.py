@@ -399,6 +399,7 @@ def test_compiled_without_numpy_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(ops, "np", None)
     monkeypatch.setitem(sys.modules, "numpy", None)  # as if it were not installed
     monkeypatch.delitem(sys.modules, "engine.tape", raising=False)  # imported afresh
+    monkeypatch.delitem(sys.modules, "nn.compiled", raising=False)
     X, y = lecture_table()
     with pytest.raises(ImportError, match=r"pip install 'chainrule\[numpy\]'"):
         fit(StandIn([2, 1]), X, y, loss=mse, epochs=1, progress=False, compiled=True)

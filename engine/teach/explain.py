@@ -26,9 +26,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backward import backward_order
-from .table import html_table, number, text_table
-from .value import Value
+from ..backward import backward_order
+from ..value import Value
+from .tables import html_table, number, text_table
 
 __all__ = ["Step", "Explanation", "explain", "node_names"]
 
@@ -307,7 +307,7 @@ class Explanation(Sequence):
                 "(or the [notebook] extra); Explanation.to_html(path) writes a page "
                 "that steps through the pass without it"
             ) from error
-        from .page import _inline
+        from .draw import inline_svg
 
         slider = widgets.IntSlider(value=0, min=0, max=len(self), description="step",
                                    continuous_update=False)
@@ -324,7 +324,7 @@ class Explanation(Sequence):
             text.value = f"<pre>{html.escape(said)}</pre>"
             drawn = self.graph(step=k, **draw_options)
             try:
-                picture.value = _inline(drawn.svg())  # the drawer escapes labels
+                picture.value = inline_svg(drawn.svg())  # the drawer escapes labels
             except (ImportError, RuntimeError) as error:
                 picture.value = (f"<p>{html.escape(str(error))}</p>"
                                  f"<pre>{html.escape(drawn.source)}</pre>")
@@ -339,7 +339,7 @@ class Explanation(Sequence):
 
     HEADERS = ("step", "node", "input", "upstream", "local derivative", "local",
                "contribution", "input grad")
-    _RIGHT = (True, False, False, True, False, True, True, True)
+    RIGHT = (True, False, False, True, False, True, True, True)
 
     def rows(self) -> list[list[str]]:
         """The table's cells as strings, one row per step (see ``HEADERS``)."""
@@ -370,7 +370,7 @@ class Explanation(Sequence):
             rows, more = rows[:max_rows], len(rows) - max_rows
         lines = [self._title(), ""]
         if rows:
-            lines.append(text_table(self.HEADERS, rows, right=self._RIGHT))
+            lines.append(text_table(self.HEADERS, rows, right=self.RIGHT))
         else:
             lines.append("(no steps: the root is a leaf)")
         if more:
@@ -393,7 +393,7 @@ class Explanation(Sequence):
         """Jupyter's display: an HTML table, every name escaped."""
         rows = self.rows()
         more = max(0, len(rows) - DISPLAY_ROWS)
-        table = html_table(self.HEADERS, rows[:DISPLAY_ROWS], right=self._RIGHT,
+        table = html_table(self.HEADERS, rows[:DISPLAY_ROWS], right=self.RIGHT,
                            caption=self._title(), table_class="chainrule-explanation")
         extra = [f"... {more} more steps (print() shows them all)"] if more else []
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in extra + self._notes())

@@ -29,13 +29,13 @@ import math
 import re
 import shutil
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .value import Value
+from ..value import Value
+from .groups import Neurons, find_neurons, kind_of, module_paths, owner_formula, owner_name
 
-__all__ = ["draw_graph", "Graph", "dot_available", "ROLE_COLOURS", "grad_colour"]
+__all__ = ["draw_graph", "Graph", "dot_available", "ROLE_COLOURS", "grad_colour", "inline_svg"]
 
 #: One line telling how to get Graphviz's ``dot`` program.
 INSTALL_HINT = (
@@ -143,6 +143,11 @@ class Graph:
         except (KeyError, TypeError):
             raise ValueError(f"{value!r} is not drawn in this graph") from None
 
+    def op_id(self, node: Value) -> str:
+        """The DOT/SVG id of the op node (the small oval) that made ``node``."""
+        edge = self.edge_id(node, None)  # e<k> -> op<k>
+        return "op" + edge[1:]
+
     def edge_id(self, node: Value, position: int | None = None) -> str:
         """The DOT/SVG id of the edge into ``node``'s op from ``node.inputs[position]``,
         or, with ``position=None``, of the edge from the op to ``node``."""
@@ -209,6 +214,14 @@ class Graph:
         return f"Graph({values} value nodes, {ops} op nodes; .source, .svg(), .save(path))"
 
 
+def inline_svg(svg: str) -> str:
+    """An SVG document made fit to sit inside HTML: no XML prolog, doctype or comments."""
+    svg = re.sub(r"<\?xml.*?\?>", "", svg, flags=re.S)
+    svg = re.sub(r"<!DOCTYPE.*?>", "", svg, flags=re.S)
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    return svg.strip()
+
+
 def _render(source: str, format: str) -> bytes:
     try:
         import graphviz
@@ -258,105 +271,6 @@ def _role(node: Value, root: Value, parameters: set[Value], guess: bool) -> str:
     if node in parameters or (guess and _PARAMETER_LABEL.match(node.label)):
         return "parameter"
     return "input" if node.label else "constant"
-
-
-def _kind(owner: Any) -> str | None:
-    kind = getattr(owner, "kind", None)
-    return kind if isinstance(kind, str) else None
-
-
-def _owner_name(owner: Any) -> str:
-    name = getattr(owner, "name", None)
-    return name if isinstance(name, str) and name else type(owner).__name__
-
-
-def _owner_parameters(owner: Any) -> list[Value]:
-    method = getattr(owner, "parameters", None)
-    if not callable(method):
-        return []
-    try:
-        return [p for p in method() if isinstance(p, Value)]
-    except Exception:  # an owner we do not know: not worth failing a drawing for
-        return []
-
-
-def _scopes(order: list[Value]) -> tuple[dict[Value, tuple], set[Value]]:
-    """Each node's module path, and the set of parameter leaves of those modules.
-
-    Nodes made in a module's forward remember it in ``node.scope``. Parameters
-    are made before (in the module's constructor), so a leaf that an owner lists
-    in its ``parameters()`` gets the path of its innermost such owner.
-    """
-    scopes = {node: node.scope for node in order}
-    paths: dict[int, tuple] = {}  # id(owner) -> owner path, outermost first
-    for node in order:
-        path = node.scope
-        for depth in range(len(path)):
-            paths.setdefault(id(path[depth]), path[: depth + 1])
-    parameters: set[Value] = set()
-    for path in sorted(paths.values(), key=len):  # inner owners last: they win
-        for p in _owner_parameters(path[-1]):
-            parameters.add(p)
-            if p in scopes and p.is_leaf():
-                scopes[p] = path
-    return scopes, parameters
-
-
-@dataclass
-class _Neurons:
-    """For ``collapse``: which nodes merge into which neuron node.
-
-    A neuron called several times (once per sample of a batch) gives one node per
-    call: nodes made in one ``scope()`` block share one scope tuple, which tells
-    the calls apart. Its parameters are merged into its node only when it is
-    called once; otherwise they stay leaves, with an edge to every call.
-    """
-
-    of: dict[Value, int] = field(default_factory=dict)  # node -> key of its neuron call
-    owner: dict[int, Any] = field(default_factory=dict)  # call key -> the neuron
-    calls: dict[int, list[int]] = field(default_factory=dict)  # id(neuron) -> its call keys
-    members: dict[int, list[Value]] = field(default_factory=dict)  # call key -> its nodes
-    output: dict[int, Value] = field(default_factory=dict)  # call key -> the node it outputs
-
-    def name(self, key: int) -> str:
-        owner = self.owner[key]
-        calls = self.calls[id(owner)]
-        if len(calls) == 1:
-            return _owner_name(owner)
-        return f"{_owner_name(owner)} (call {calls.index(key) + 1})"
-
-
-def _neurons(order: list[Value], scopes: dict[Value, tuple], root: Value) -> _Neurons:
-    found = _Neurons()
-    parameters: list[tuple[Value, Any]] = []
-    for node in order:
-        path = scopes[node]
-        owner = next((o for o in reversed(path) if _kind(o) == "neuron"), None)
-        if owner is None:
-            continue
-        if path is not node.scope:  # a parameter, placed with its owner by _scopes
-            parameters.append((node, owner))
-            continue
-        key = id(path) if path[-1] is owner else id(owner)
-        found.of[node] = key
-        if key not in found.owner:
-            found.owner[key] = owner
-            found.calls.setdefault(id(owner), []).append(key)
-    for p, owner in parameters:
-        keys = found.calls.get(id(owner), [])
-        if len(keys) == 1:
-            found.of[p] = keys[0]
-    # A call's output: its last node that is used outside it (or is the root).
-    used_outside: set[Value] = {root}
-    for node in order:
-        if node in found.of:
-            found.members.setdefault(found.of[node], []).append(node)
-        for i in node.inputs:
-            if i in found.of and found.of.get(node) != found.of[i]:
-                used_outside.add(i)
-    for key, nodes in found.members.items():
-        found.output[key] = [m for m in nodes if m in used_outside][-1]
-    return found
 
 
 def _depends_on(order: list[Value], sources: set[Value]) -> set[Value]:
@@ -464,7 +378,7 @@ def draw_graph(
     _check(root, rankdir, group, grads, current)
     order = _forward_order(root)
     index = {node: k for k, node in enumerate(order)}
-    scopes, owned = _scopes(order)
+    scopes, owned = module_paths(order)
     if parameters is not None:
         owned = set(_as_values("parameters", parameters))
     targets = set(_as_values("highlight", highlight)) if highlight is not None else set()
@@ -480,13 +394,13 @@ def draw_graph(
         raise ValueError(f"draw_graph: current node {current[0]!r} is not in the graph")
 
     # Which nodes merge into a neuron node (collapse), and which cluster each node is in.
-    neurons = _neurons(order, scopes, root) if collapse else _Neurons()
+    neurons = find_neurons(order, scopes, root) if collapse else Neurons()
     levels = {"neuron": ("layer", "neuron"), "layer": ("layer",), None: ()}[group]
     if collapse:
         levels = tuple(k for k in levels if k != "neuron")
 
     def cluster_path(node: Value) -> tuple:
-        return tuple(o for o in scopes[node] if _kind(o) in levels)
+        return tuple(o for o in scopes[node] if kind_of(o) in levels)
 
     ids: dict[Value, str] = {}
     for node in order:
@@ -520,7 +434,7 @@ def draw_graph(
                 continue
             inside = set(neurons.members[key])
             emit(cluster_path(node), _neuron_node(
-                ids[node], neurons.name(key), getattr(neurons.owner[key], "formula", None),
+                ids[node], neurons.name(key), owner_formula(neurons.owner[key]),
                 node, show_grad, shown_grad(node), bool(inside & on_path), faded(node)))
             n_values += 1
             sources: dict[str, bool] = {}  # drawn source -> on a highlighted path
@@ -604,10 +518,10 @@ def _clusters(statements: dict[tuple, list[str]], order: list[Value], cluster_pa
     def write(path: tuple, indent: str) -> None:
         key = tuple(id(o) for o in path)
         owner = path[-1]
-        kind = _kind(owner) or "group"
+        kind = kind_of(owner) or "group"
         lines.append(f"{indent}subgraph cluster_{numbers[key]} {{")
         lines.append(
-            f'{indent}  graph [label=<{_text(_owner_name(owner))}>, class="{kind}", '
+            f'{indent}  graph [label=<{_text(owner_name(owner))}>, class="{kind}", '
             f'style="rounded,dashed", color="#999999", fontsize=10];'
         )
         for s in by_key.get(key, []):

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 
-from .backward import backward_order
-from .value import Value
+from ..backward import backward_order
+from ..value import Value
 
 __all__ = ["formula"]
 

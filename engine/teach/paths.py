@@ -31,13 +31,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .value import Value
+from ..value import Value
 
-__all__ = ["gradient_paths", "Path", "count_paths"]
+__all__ = ["gradient_paths", "GradientPath", "count_paths"]
 
 
 @dataclass(frozen=True, eq=False)
-class Path:
+class GradientPath:
     """One path from ``leaf`` to ``root`` through the graph.
 
     Attributes:
@@ -73,7 +73,7 @@ class Path:
         return f"{names}: {factors} = {_num(self.product)}"
 
     def __repr__(self) -> str:
-        return f"Path({self})"
+        return f"GradientPath({self})"
 
 
 def _num(x: float) -> str:
@@ -95,7 +95,7 @@ def _name(node: Value) -> str:
 
 def _forward_order(root: Value) -> list[Value]:
     """Every node reachable from ``root``, inputs before the nodes using them (no recursion)."""
-    from .backward import backward_order
+    from ..backward import backward_order
 
     return backward_order(root)[::-1]
 
@@ -123,7 +123,7 @@ def _check(root: object, leaf: object) -> None:
             raise TypeError(f"gradient_paths: {name} must be a Value, got {type(v).__name__} {v!r}")
 
 
-def gradient_paths(root: Value, leaf: Value, limit: int = 10_000) -> list[Path]:
+def gradient_paths(root: Value, leaf: Value, limit: int = 10_000) -> list[GradientPath]:
     """Every path from ``leaf`` to ``root``, with the local derivative on each edge.
 
     The paths' products sum to d(root)/d(leaf), which is ``leaf.grad`` after
@@ -163,7 +163,7 @@ def gradient_paths(root: Value, leaf: Value, limit: int = 10_000) -> list[Path]:
     # Depth first from the root, following only inputs that lead to the leaf. Each
     # stack entry links back to its parent entry, so a path of length n costs O(n)
     # once, however deep the graph (no recursion, no copying prefixes).
-    paths: list[Path] = []
+    paths: list[GradientPath] = []
     stack: list[tuple[Value, tuple | None]] = [(root, None)]
     while stack:
         node, link = stack.pop()
@@ -178,7 +178,7 @@ def gradient_paths(root: Value, leaf: Value, limit: int = 10_000) -> list[Path]:
     return paths
 
 
-def _path(leaf: Value, link: tuple | None) -> Path:
+def _path(leaf: Value, link: tuple | None) -> GradientPath:
     nodes = [leaf]
     positions: list[int] = []
     locals_: list[float] = []
@@ -188,4 +188,4 @@ def _path(leaf: Value, link: tuple | None) -> Path:
         positions.append(position)
         locals_.append(node.local_grads[position])
     product = math.prod(locals_) if locals_ else 1.0
-    return Path(tuple(nodes), tuple(positions), tuple(locals_), float(product))
+    return GradientPath(tuple(nodes), tuple(positions), tuple(locals_), float(product))

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .backward import backward_order
-from .table import html_table, number, text_table
-from .value import Value, no_grad
+from ..backward import backward_order
+from ..value import Value, no_grad
+from .tables import html_table, number, text_table
 
 __all__ = ["GradcheckRow", "GradcheckReport", "gradcheck"]
 
@@ -63,7 +63,7 @@ class GradcheckReport(Sequence):
     """
 
     HEADERS = ("input", "analytic", "numeric", "relative error", "ok")
-    _RIGHT = (False, True, True, True, False)
+    RIGHT = (False, True, True, True, False)
 
     def __init__(self, rows: Sequence[GradcheckRow], value: float, eps: float,
                  rtol: float, atol: float) -> None:
@@ -108,7 +108,7 @@ class GradcheckReport(Sequence):
                 f"rtol={self.rtol:g}, atol={self.atol:g})")
 
     def __str__(self) -> str:
-        return self._summary() + "\n" + text_table(self.HEADERS, self.rows(), right=self._RIGHT)
+        return self._summary() + "\n" + text_table(self.HEADERS, self.rows(), right=self.RIGHT)
 
     def __repr__(self) -> str:
         return (f"GradcheckReport(ok={self.ok}, {len(self)} inputs, "
@@ -119,7 +119,7 @@ class GradcheckReport(Sequence):
 
     def _repr_html_(self) -> str:
         classes = ["" if r.ok else "fail" for r in self._rows]
-        table = html_table(self.HEADERS, self.rows(), right=self._RIGHT,
+        table = html_table(self.HEADERS, self.rows(), right=self.RIGHT,
                            caption=self._summary(), row_classes=classes,
                            table_class="chainrule-gradcheck")
         style = "<style>table.chainrule-gradcheck tr.fail td{color:#b00020;font-weight:bold}</style>"

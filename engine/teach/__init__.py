@@ -1,0 +1,33 @@
+"""The teaching tools: they read the graph the core (``engine.value``) records.
+
+Nothing here changes how gradients are computed; every tool reads the same
+nodes and the same rule table (``engine.ops.RULES``) that ``backward()`` uses,
+so what they show is what runs. One file per tool:
+
+* ``formula.py``: the expression a graph computes, as text;
+* ``draw.py``: the graph as a picture (DOT, rendered by Graphviz);
+* ``groups.py``: how the drawer sees ``nn`` modules (clusters, collapsed neurons);
+* ``paths.py``: the chain rule as a sum over paths;
+* ``explain.py``: the backward pass, step by step, with every number;
+* ``page.py``: that explanation as one self-contained web page
+  (its HTML, CSS and script are the files in ``assets/``);
+* ``gradcheck.py``: backward() against finite differences;
+* ``tables.py``: how reports print as text and HTML.
+
+They know nn modules only through the scope protocol documented at
+``engine.value.scope``; nothing here imports ``nn``.
+"""
+
+from .draw import Graph, dot_available, draw_graph
+from .explain import Explanation, Step, explain
+from .formula import formula
+from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
+from .paths import GradientPath, gradient_paths
+
+__all__ = [
+    "draw_graph", "Graph", "dot_available",
+    "explain", "Explanation", "Step",
+    "formula",
+    "gradcheck", "GradcheckReport", "GradcheckRow",
+    "gradient_paths", "GradientPath",
+]

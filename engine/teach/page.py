@@ -1,0 +1,172 @@
+"""A step-through web page for one backward pass, in a single self-contained HTML file.
+
+``write_page(explanation, path)`` (also ``Explanation.to_html(path)``) writes one
+file that needs no network and no server: open it in any browser, then press
+Next / Previous (or the arrow keys) to apply the chain rule one edge at a time.
+
+How it is built, and why:
+
+* The graph is drawn **once** (``engine.teach.draw``, Graphviz's ``dot``) and inlined
+  as SVG; each step only toggles CSS classes on the nodes and edges it involves
+  (found by the node ids of ``Graph.node_id``, which ``dot`` writes as each
+  node's ``<title>``) and updates a small gradient badge per node. One drawing
+  plus a few numbers per step keeps a 50-step page small.
+* The steps travel as JSON in a ``<script type="application/json">`` block, with
+  ``<``, ``>`` and ``&`` escaped so no label can close the script; the script
+  writes text only through ``textContent``, never as HTML.
+* Without ``dot`` the page still works: the
+  table, the counter and the buttons, plus a note saying how to install Graphviz.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .draw import Graph, draw_graph, grad_colour, inline_svg
+from .tables import html_table, number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..value import Value
+    from .explain import Explanation, Step
+
+__all__ = ["render_page", "write_page", "INSTALL_GRAPHVIZ"]
+
+INSTALL_GRAPHVIZ = (
+    "The graph needs Graphviz's dot program. Install it (Debian/Ubuntu: "
+    "sudo apt-get install graphviz; macOS: brew install graphviz; conda: "
+    "conda install graphviz), then write this page again."
+)
+
+
+@cache
+def _asset(name: str) -> str:
+    """One of the page's files in ``engine/teach/assets/`` (package data), as text."""
+    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def write_page(explanation: Explanation, path: str | Path, title: str | None = None,
+               graph: bool = True, **draw_options: Any) -> Path:
+    """Write the step-through page to ``path`` (UTF-8) and return the path.
+
+    ``graph=False`` leaves the drawing out (a table-only page); other keyword
+    options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
+    """
+    path = Path(path)
+    page = render_page(explanation, title=title, graph=graph, **draw_options)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def render_page(explanation: Explanation, title: str | None = None,
+                graph: bool = True, **draw_options: Any) -> str:
+    """The page's HTML text (see ``write_page``).
+
+    The page is ``assets/page.html`` with the title, the drawing, the table of
+    steps and the data filled in; ``assets/page.css`` and ``assets/page.js`` are
+    inlined, so the one file needs nothing else.
+    """
+    root_name = explanation.names[explanation.root]
+    title = title if title is not None else f"Backpropagation through {root_name}"
+    svg, drawn, note = _drawing(explanation, draw_options) if graph else (None, None, "")
+    data = _data(explanation, drawn if svg else None)
+    data["title"] = title
+
+    table = html_table(
+        explanation.HEADERS, explanation.rows(), right=explanation.RIGHT,
+        table_class="steps",
+    )
+    graph_html = (
+        f'<div id="graph">{svg}</div>' if svg else
+        f'<div id="graph" class="missing"><p id="graph-note">{html.escape(note)}</p></div>'
+    )
+    payload = (json.dumps(data, ensure_ascii=False)
+               .replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
+    return _asset("page.html").format(
+        title=html.escape(title),
+        style=_asset("page.css"),
+        graph=graph_html,
+        table=table,
+        total=len(explanation),
+        payload=payload,
+        script=_asset("page.js"),
+    )
+
+
+def _drawing(explanation: Explanation, options: dict) -> tuple[str | None, Graph, str]:
+    """(inline SVG, the drawn Graph, note): the graph drawn once, or no SVG and why not."""
+    # The script writes each step's gradients into the drawing; draw every node with
+    # the widest number it will show, so its gradient cell is wide enough throughout.
+    widest: dict = {explanation.root: explanation.seed}
+    for step in explanation:
+        old = widest.get(step.input)
+        if old is None or len(_short(step.grad)) > len(_short(old)):
+            widest[step.input] = step.grad
+    options = {"grads": widest, **options}
+    drawn = draw_graph(explanation.root, **options)
+    try:
+        svg = drawn.svg()
+    except ImportError as error:  # no graphviz Python package: its message names the extra
+        return None, drawn, f"{error}. {INSTALL_GRAPHVIZ}"
+    except (RuntimeError, OSError):  # no dot program
+        return None, drawn, INSTALL_GRAPHVIZ
+    return inline_svg(svg), drawn, ""
+
+
+def _short(x: float) -> str:
+    """A gradient as the drawing shows it: 4 significant digits."""
+    return number(x, 4)
+
+
+def _step_edges(step: Step, drawn: Graph) -> tuple[list[str], list[str]]:
+    """The SVG ids of the edges a step's gradient travels back along, and of the op node.
+
+    The drawing has value nodes and a small node per op: input -> op -> node. A
+    collapsed drawing has no such edges inside a neuron: then none.
+    """
+    try:
+        into, out = drawn.edge_id(step.node, step.position), drawn.edge_id(step.node, None)
+    except ValueError:
+        return [], []
+    return [into, out], [drawn.op_id(step.node)]
+
+
+def _data(explanation: Explanation, drawn: Graph | None) -> dict:
+    """Everything the script needs, as strings and small integers (JSON has no nan/inf).
+
+    ``drawn`` is the drawing shown on the page, or None for a page without one.
+    """
+    if drawn is not None:
+        ids = {node: drawn.node_id(node) for node in explanation.order}
+    else:
+        ids = {node: f"n{k}" for k, node in enumerate(explanation.order)}
+    last: dict[Value, int] = {}
+    for step in explanation:
+        last[step.input] = step.number
+    steps = []
+    for s in explanation:
+        edge_list, op_ids = _step_edges(s, drawn) if drawn is not None else ([], [])
+        steps.append({
+            "node": ids[s.node], "input": ids[s.input], "position": s.position,
+            "nodeName": s.node_name, "inputName": s.input_name,
+            "upstream": number(s.upstream), "formula": s.local_formula,
+            "rule": s.formula, "local": number(s.local),
+            "contribution": number(s.contribution), "before": number(s.grad_before),
+            "grad": number(s.grad), "short": _short(s.grad),
+            "colour": grad_colour(s.grad) if drawn else "", "sentence": s.sentence(),
+            "edges": edge_list, "ops": op_ids,
+        })
+    nodes = [
+        {"id": ids[n], "name": explanation.names[n], "data": number(n.data),
+         "last": last.get(n, 0), "leaf": n.is_leaf()}
+        for n in explanation.order
+    ]
+    return {"root": ids[explanation.root], "rootName": explanation.names[explanation.root],
+            "seed": number(explanation.seed), "seedShort": _short(explanation.seed),
+            "seedColour": grad_colour(explanation.seed) if drawn else "",
+            "unknownColour": grad_colour(None) if drawn else "", "steps": steps,
+            "nodes": nodes}
