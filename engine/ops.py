@@ -19,24 +19,30 @@ Each ``Rule`` holds:
   they agree. NumPy is imported only when the tape asks for it (``use_numpy``);
   the tape calls these inside ``np.errstate(divide="ignore", invalid="ignore")``,
   since an infinite derivative (sqrt at 0) is a result, not an error.
-* ``formulas`` / ``latex``: the local derivative with respect to each input,
-  written for people (plain text and LaTeX), using the names in ``operands``.
+* ``expression`` / ``latex`` and ``derivatives`` / ``derivatives_latex``: the op
+  and its local derivative with respect to each input, written for people
+  (plain text and LaTeX), using the names in ``operands``. A test evaluates
+  each text derivative at points of the op's domain and checks it equals the
+  local derivative ``apply`` returns.
+* ``domain``: per operand, where the op can be sampled and checked, and its
+  edge points; the tests read it (one place for every op).
+* ``hints``: the fix an error message suggests, per error type.
 
 Extending the engine means adding one ``Rule`` here, one ``Value`` method that
 calls it, and nothing else: the op tests are generated from this table.
 
 Domain errors raised by ``apply`` are plain messages about the math; ``Value``
-adds the node's label and value before the user sees them.
+adds the node's label and value, and the rule's hint, before the user sees them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Rule", "RULES", "rule", "use_numpy"]
+__all__ = ["Rule", "Domain", "RULES", "rule", "use_numpy"]
 
 _INF = math.inf
 
@@ -65,35 +71,71 @@ def use_numpy() -> Any:
 
 
 @dataclass(frozen=True)
+class Domain:
+    """Where one operand of an op can be checked: the tests and ``check`` read it.
+
+    Samples are drawn from ``[low, high]``, at least ``margin`` away from each
+    point of ``away_from`` (a kink such as relu's 0, or a pole such as a
+    divisor's 0). ``edges`` are the points where the op takes a special branch
+    (0 for sqrt, +-0.0 for relu...): the array form must agree with the scalar
+    form there too.
+    """
+
+    low: float
+    high: float
+    away_from: tuple[float, ...] = ()
+    margin: float = 1e-3
+    edges: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
 class Rule:
-    """One op: how to compute it and how to differentiate it.
+    """One op: how to compute it, how to differentiate it, how to write it.
 
     ``operands`` names the inputs in order (``("a", "b")`` for binary ops,
-    ``("x",)`` for unary ones); ``formulas[i]`` / ``latex[i]`` is the partial
-    derivative of ``out`` with respect to ``operands[i]``. Ops with a constant
-    argument (``x ** c``) take it as an extra last argument to ``apply`` and
-    their formulas may mention ``c``. ``apply_array`` is ``apply`` on NumPy
-    arrays (see the module docstring).
+    ``("x",)`` for unary ones). Ops with a constant argument (``x ** c``) take
+    it as an extra last argument to ``apply`` and may mention ``c`` in their
+    formulas. ``derivatives[i]`` / ``derivatives_latex[i]`` is the partial
+    derivative of the output with respect to ``operands[i]``, written with those
+    names; the teaching tools put the student's names in their place.
+
+    Text formulas use one notation (``engine/teach/notation.py`` writes every
+    node the same way): ``*`` and ``/`` with spaces, ``^`` for powers,
+    functions as ``tanh(x)``. ``form`` says how the op is written around its
+    operands: ``"sum"`` (``a + b``), ``"product"`` (``a * b``), ``"power"``
+    (``a^b``), ``"negation"`` (``-x``) or ``"function"`` (``tanh(x)``).
+    ``hints`` maps an error type that ``apply`` raises to the fix the error
+    message suggests.
     """
 
     name: str
     symbol: str
     operands: tuple[str, ...]
+    form: str
     apply: Callable[..., tuple[float, ...]]
+    apply_array: Callable[..., tuple[Any, ...]] | None
     expression: str
-    formulas: tuple[str, ...]
-    latex: tuple[str, ...]
-    doc: str
-    apply_array: Callable[..., tuple[Any, ...]] | None = None
+    latex: str
+    derivatives: tuple[str, ...]
+    derivatives_latex: tuple[str, ...]
+    domain: tuple[Domain, ...]
+    hints: Mapping[type, str] = field(default_factory=dict)
 
     @property
     def arity(self) -> int:
         """How many Value inputs the op takes (1 or 2)."""
         return len(self.operands)
 
+    def hint(self, error: BaseException) -> str:
+        """The fix to suggest for ``error`` raised by this op's ``apply``."""
+        for kind, text in self.hints.items():
+            if isinstance(error, kind):
+                return text
+        return "check the inputs"
+
     def __repr__(self) -> str:
         parts = ", ".join(
-            f"d/d{o} = {f}" for o, f in zip(self.operands, self.formulas)
+            f"d/d{o} = {f}" for o, f in zip(self.operands, self.derivatives)
         )
         return f"Rule({self.name}: out = {self.expression}; {parts})"
 
@@ -340,47 +382,113 @@ def _abs_array(x):
     return np.abs(x), np.sign(x)
 
 
-def _r(name, symbol, operands, apply, apply_array, expression, formulas, latex, doc) -> Rule:
-    return Rule(name, symbol, tuple(operands), apply, expression,
-                tuple(formulas), tuple(latex), doc, apply_array)
+_ANY = Domain(-5.0, 5.0)
 
-
-#: The table. Keys are the ``op`` strings that nodes carry.
+#: The table. Keys are the ``op`` strings that nodes carry. Read an entry as a
+#: line of a cheat sheet: the op, its expression, then its partial derivatives.
 RULES: dict[str, Rule] = {r.name: r for r in (
-    _r("add", "+", "ab", _add, _add_array, "a + b", ("1", "1"), ("1", "1"),
-       r"a + b: \partial/\partial a = 1, \partial/\partial b = 1"),
-    _r("sub", "-", "ab", _sub, _sub_array, "a - b", ("1", "-1"), ("1", "-1"),
-       r"a - b: \partial/\partial a = 1, \partial/\partial b = -1"),
-    _r("mul", "*", "ab", _mul, _mul_array, "a * b", ("b", "a"), ("b", "a"),
-       r"a b: \partial/\partial a = b, \partial/\partial b = a"),
-    _r("div", "/", "ab", _div, _div_array, "a / b", ("1/b", "-a/b^2"),
-       (r"\frac{1}{b}", r"-\frac{a}{b^2}"),
-       r"a / b: \partial/\partial a = 1/b, \partial/\partial b = -a/b^2"),
-    _r("neg", "-", "x", _neg, _neg_array, "-x", ("-1",), ("-1",), r"-x: d/dx = -1"),
-    _r("pow_const", "**", "x", _pow_const, _pow_const_array, "x ** c", ("c * x^(c-1)",),
-       (r"c\,x^{c-1}",), r"x^c (c a number): d/dx = c x^{c-1}"),
-    _r("pow", "**", "ab", _pow, _pow_array, "a ** b", ("b * a^(b-1)", "a^b * log(a)"),
-       (r"b\,a^{b-1}", r"a^b \ln a"),
-       r"a^b: \partial/\partial a = b a^{b-1}, \partial/\partial b = a^b \ln a"),
-    _r("exp", "exp", "x", _exp, _exp_array, "exp(x)", ("exp(x)",), (r"e^{x}",),
-       r"e^x: d/dx = e^x"),
-    _r("log", "log", "x", _log, _log_array, "log(x)", ("1/x",), (r"\frac{1}{x}",),
-       r"\ln x: d/dx = 1/x"),
-    _r("tanh", "tanh", "x", _tanh, _tanh_array, "tanh(x)", ("1 - tanh(x)^2",),
-       (r"1 - \tanh^2 x",), r"\tanh x: d/dx = 1 - \tanh^2 x"),
-    _r("sigmoid", "sigmoid", "x", _sigmoid, _sigmoid_array, "sigmoid(x)",
-       ("sigmoid(x) * (1 - sigmoid(x))",), (r"\sigma(x)\,(1 - \sigma(x))",),
-       r"\sigma(x) = 1/(1+e^{-x}): d/dx = \sigma(x)(1-\sigma(x))"),
-    _r("relu", "relu", "x", _relu, _relu_array, "relu(x)", ("1 if x > 0 else 0",),
-       (r"[x > 0]",), r"\max(x, 0): d/dx = 1 if x > 0 else 0 (0 at 0)"),
-    _r("sin", "sin", "x", _sin, _sin_array, "sin(x)", ("cos(x)",), (r"\cos x",),
-       r"\sin x: d/dx = \cos x"),
-    _r("cos", "cos", "x", _cos, _cos_array, "cos(x)", ("-sin(x)",), (r"-\sin x",),
-       r"\cos x: d/dx = -\sin x"),
-    _r("sqrt", "sqrt", "x", _sqrt, _sqrt_array, "sqrt(x)", ("1 / (2 * sqrt(x))",),
-       (r"\frac{1}{2\sqrt{x}}",), r"\sqrt{x}: d/dx = 1/(2\sqrt{x})"),
-    _r("abs", "abs", "x", _abs, _abs_array, "abs(x)", ("sign(x)",),
-       (r"\operatorname{sign} x",), r"|x|: d/dx = sign(x) (0 at 0)"),
+    Rule(name="add", symbol="+", operands=("a", "b"), form="sum",
+         apply=_add, apply_array=_add_array,
+         expression="a + b", latex="a + b",
+         derivatives=("1", "1"), derivatives_latex=("1", "1"),
+         domain=(_ANY, _ANY)),
+    Rule(name="sub", symbol="-", operands=("a", "b"), form="sum",
+         apply=_sub, apply_array=_sub_array,
+         expression="a - b", latex="a - b",
+         derivatives=("1", "-1"), derivatives_latex=("1", "-1"),
+         domain=(_ANY, _ANY)),
+    Rule(name="mul", symbol="*", operands=("a", "b"), form="product",
+         apply=_mul, apply_array=_mul_array,
+         expression="a * b", latex=r"a \, b",
+         derivatives=("b", "a"), derivatives_latex=("b", "a"),
+         domain=(_ANY, _ANY)),
+    Rule(name="div", symbol="/", operands=("a", "b"), form="product",
+         apply=_div, apply_array=_div_array,
+         expression="a / b", latex=r"\frac{a}{b}",
+         derivatives=("1 / b", "-a / b^2"),
+         derivatives_latex=(r"\frac{1}{b}", r"-\frac{a}{b^{2}}"),
+         domain=(_ANY, Domain(-5.0, 5.0, away_from=(0.0,), margin=0.2)),
+         hints={ZeroDivisionError: "check the divisor; add a small epsilon if it can be 0",
+                OverflowError: "the quotient is beyond the float range: scale the "
+                               "numerator down or the divisor up"}),
+    Rule(name="neg", symbol="-", operands=("x",), form="negation",
+         apply=_neg, apply_array=_neg_array,
+         expression="-x", latex="-x",
+         derivatives=("-1",), derivatives_latex=("-1",),
+         domain=(_ANY,)),
+    Rule(name="pow_const", symbol="^", operands=("x",), form="power",
+         apply=_pow_const, apply_array=_pow_const_array,
+         expression="x^c", latex="x^{c}",
+         derivatives=("c * x^(c - 1)",), derivatives_latex=(r"c \, x^{c - 1}",),
+         domain=(Domain(0.1, 4.0, edges=(0.0,)),),
+         hints={ValueError: "a negative base needs an integer exponent: take abs() "
+                            "first, or use an integer power",
+                ZeroDivisionError: "0 to a negative power is infinite: keep the base "
+                                   "away from 0 (add a small epsilon)",
+                OverflowError: "the power is beyond the float range: scale the base "
+                               "or the exponent down"}),
+    Rule(name="pow", symbol="^", operands=("a", "b"), form="power",
+         apply=_pow, apply_array=_pow_array,
+         expression="a^b", latex="a^{b}",
+         derivatives=("b * a^(b - 1)", "a^b * log(a)"),
+         derivatives_latex=(r"b \, a^{b - 1}", r"a^{b} \ln a"),
+         domain=(Domain(0.1, 4.0, edges=(0.0,)), Domain(-3.0, 3.0)),
+         hints={ValueError: "use a positive base, or a number exponent (x ** 2) if "
+                            "the base can be negative",
+                ZeroDivisionError: "0 to a negative power is infinite: keep the base "
+                                   "away from 0 (add a small epsilon)",
+                OverflowError: "the power is beyond the float range: scale the base "
+                               "or the exponent down"}),
+    Rule(name="exp", symbol="exp", operands=("x",), form="function",
+         apply=_exp, apply_array=_exp_array,
+         expression="exp(x)", latex="e^{x}",
+         derivatives=("exp(x)",), derivatives_latex=("e^{x}",),
+         domain=(_ANY,),
+         hints={OverflowError: "scale the input down, or use a stable formula "
+                               "(e.g. log-sum-exp)"}),
+    Rule(name="log", symbol="log", operands=("x",), form="function",
+         apply=_log, apply_array=_log_array,
+         expression="log(x)", latex=r"\ln x",
+         derivatives=("1 / x",), derivatives_latex=(r"\frac{1}{x}",),
+         domain=(Domain(0.05, 20.0),),
+         hints={ValueError: "log needs x > 0: add a small epsilon or clamp the input"}),
+    Rule(name="tanh", symbol="tanh", operands=("x",), form="function",
+         apply=_tanh, apply_array=_tanh_array,
+         expression="tanh(x)", latex=r"\tanh x",
+         derivatives=("1 - tanh(x)^2",), derivatives_latex=(r"1 - \tanh^{2} x",),
+         domain=(Domain(-4.0, 4.0),)),
+    Rule(name="sigmoid", symbol="sigmoid", operands=("x",), form="function",
+         apply=_sigmoid, apply_array=_sigmoid_array,
+         expression="sigmoid(x)", latex=r"\sigma(x)",
+         derivatives=("sigmoid(x) * (1 - sigmoid(x))",),
+         derivatives_latex=(r"\sigma(x) \, (1 - \sigma(x))",),
+         domain=(Domain(-8.0, 8.0, edges=(0.0, -745.0, 745.0)),)),
+    Rule(name="relu", symbol="relu", operands=("x",), form="function",
+         apply=_relu, apply_array=_relu_array,
+         expression="relu(x)", latex=r"\operatorname{relu}(x)",
+         derivatives=("1 if x > 0 else 0",), derivatives_latex=(r"[x > 0]",),
+         domain=(Domain(-5.0, 5.0, away_from=(0.0,), edges=(0.0, -0.0)),)),
+    Rule(name="sin", symbol="sin", operands=("x",), form="function",
+         apply=_sin, apply_array=_sin_array,
+         expression="sin(x)", latex=r"\sin x",
+         derivatives=("cos(x)",), derivatives_latex=(r"\cos x",),
+         domain=(Domain(-6.0, 6.0),)),
+    Rule(name="cos", symbol="cos", operands=("x",), form="function",
+         apply=_cos, apply_array=_cos_array,
+         expression="cos(x)", latex=r"\cos x",
+         derivatives=("-sin(x)",), derivatives_latex=(r"-\sin x",),
+         domain=(Domain(-6.0, 6.0),)),
+    Rule(name="sqrt", symbol="sqrt", operands=("x",), form="function",
+         apply=_sqrt, apply_array=_sqrt_array,
+         expression="sqrt(x)", latex=r"\sqrt{x}",
+         derivatives=("1 / (2 * sqrt(x))",), derivatives_latex=(r"\frac{1}{2 \sqrt{x}}",),
+         domain=(Domain(0.05, 20.0, edges=(0.0,)),),
+         hints={ValueError: "sqrt needs x >= 0: take abs() or clamp the input first"}),
+    Rule(name="abs", symbol="abs", operands=("x",), form="function",
+         apply=_abs, apply_array=_abs_array,
+         expression="abs(x)", latex=r"\lvert x \rvert",
+         derivatives=("sign(x)",), derivatives_latex=(r"\operatorname{sign} x",),
+         domain=(Domain(-5.0, 5.0, away_from=(0.0,), edges=(0.0,)),)),
 )}
 
 

@@ -439,14 +439,6 @@ def _with_context(error: Exception, rule: Rule, inputs: tuple[Value, ...]) -> Ex
     described = ", ".join(
         f"{name} = {node._describe()}" for name, node in zip(rule.operands, inputs)
     )
-    hints = {
-        "log": "log needs x > 0: add a small epsilon or clamp the input",
-        "sqrt": "sqrt needs x >= 0: take abs() or clamp the input first",
-        "pow": "use a positive base, or a number exponent (x ** 2) if the base can be negative",
-        "pow_const": "check the base's sign and the exponent",
-        "div": "check the divisor; add a small epsilon if it can be 0",
-        "exp": "scale the input down, or use a stable formula (e.g. log-sum-exp)",
-    }
-    fix = hints.get(rule.name, "check the inputs")
+    fix = rule.hint(error)
     message = f"{rule.name} ({rule.expression}) with {described}: {error}. Fix: {fix}."
     return type(error)(message)

@@ -131,7 +131,7 @@ def test_op_symbols_and_pow_constant():
     y = (x**3).exp() - x.sin()
     ns = nodes(draw_graph(y).source)
     labels = [re.search(r"label=<([^>]*)>", v).group(1) for k, v in ns.items() if k.startswith("op")]
-    assert labels == ["**3", "exp", "sin", "-"]
+    assert labels == ["^3", "exp", "sin", "-"]
 
 
 def test_roles_fill_colours():

@@ -55,8 +55,10 @@ def test_every_rule_is_tested():
 def test_rules_are_complete():
     for name, r in RULES.items():
         assert r.name == name
-        assert len(r.formulas) == len(r.latex) == r.arity in (1, 2)
-        assert r.symbol and r.expression and r.doc
+        assert len(r.derivatives) == len(r.derivatives_latex) == len(r.domain) == r.arity
+        assert r.arity in (1, 2)
+        assert r.symbol and r.expression and r.latex
+        assert r.form in ("sum", "product", "power", "negation", "function")
 
 
 def run_ours(call, xs):

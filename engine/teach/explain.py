@@ -62,9 +62,9 @@ class Step:
         position: which of ``node.inputs`` receives it (0 or 1; ``a * a`` has both).
         input: ``node.inputs[position]``.
         upstream: d(root)/d(node), final when this step runs.
-        formula: the local derivative as text, from ``node.rule.formulas[position]``
+        formula: the local derivative as text, from ``node.rule.derivatives[position]``
             (written with the rule's operand names, e.g. ``"b"`` for d(a*b)/da).
-        latex: the same from ``node.rule.latex[position]``.
+        latex: the same from ``node.rule.derivatives_latex[position]``.
         local: d(node)/d(input), the value stored by the forward pass.
         contribution: ``local * upstream``, exactly as ``backward()`` computes it.
         grad_before: the input's gradient before this step (a leaf may carry
@@ -449,9 +449,9 @@ def explain(root: Value) -> Explanation:
             rule = node.rule
             steps.append(Step(
                 number=len(steps) + 1, node=node, position=i, input=x, upstream=g,
-                formula=rule.formulas[i], latex=rule.latex[i], local=local,
+                formula=rule.derivatives[i], latex=rule.derivatives_latex[i], local=local,
                 contribution=contribution, grad_before=grad_before, grad=x.grad,
                 node_name=names[node], input_name=names[x],
-                local_formula=_substitute(rule.formulas[i], node, operands),
+                local_formula=_substitute(rule.derivatives[i], node, operands),
             ))
     return Explanation(root, seed, steps, order, names, before)
