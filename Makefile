@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 EPOCHS ?=
+comma := ,
 
-.PHONY: demo test lint venv notebook strip bench clean
+.PHONY: demo test lint typecheck venv notebook strip bench clean test-all suite
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +46,65 @@ strip: venv
 lint: venv
 	$(PY) -m ruff check .
 
-test: lint
+# mypy on engine/ and nn/, as configured in pyproject.toml ([tool.mypy]).
+typecheck: venv
+	$(PY) -m mypy
+
+test: lint typecheck
+	$(PY) -m pytest
+
+# The suite on every supported Python, each in its own .venv-X.Y (created on first
+# use, reinstalled when pyproject.toml changes). A Python is looked for as pythonX.Y
+# on the PATH, then among pyenv's versions (the newest X.Y.*). One that is missing is
+# reported and skipped; under CI=true it fails the run. PyTorch's CPU wheel exists
+# for $(TORCH_PYTHON) only: there the PyTorch comparisons run, elsewhere they are
+# skipped with the reason. ruff and mypy do not depend on the Python: `make test`
+# runs them. TESTED lists versions already tested (.ci/run passes the one `make test`
+# just ran on in .venv): reported, not run twice.
+#   make test-all                     every version
+#   make test-all PYTHONS=3.13        one
+PYTHONS ?= 3.10 3.11 3.12 3.13
+TORCH_PYTHON := 3.11
+TESTED ?=
+
+# The interpreter for version $$v (pythonX.Y on the PATH, then pyenv's newest X.Y.*),
+# checked to be that version (a pyenv shim for a version not selected fails), or nothing.
+find_python = for py in python$$v "$$(pyenv root 2>/dev/null)/versions/$$(pyenv latest $$v 2>/dev/null)/bin/python$$v"; do "$$py" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$$v'.split('.'))))" 2>/dev/null && { echo "$$py"; break; }; done
+
+test-all:
+	@passed=; skipped=; failed=; \
+	for v in $(PYTHONS); do \
+		case " $(TESTED) " in *" $$v "*) \
+			echo "test-all: Python $$v: already tested by make test (in $(VENV))"; \
+			passed="$$passed $$v"; continue;; \
+		esac; \
+		py=$$($(find_python)); \
+		if [ -z "$$py" ]; then \
+			echo "test-all: Python $$v not found (no python$$v on the PATH, none under pyenv)"; \
+			if [ "$${CI:-}" = true ]; then failed="$$failed $$v(missing)"; else skipped="$$skipped $$v"; fi; \
+			continue; \
+		fi; \
+		echo "test-all: Python $$v: $$py ($$("$$py" -c 'import platform; print(platform.python_version())')) in .venv-$$v"; \
+		start=$$(date +%s); \
+		if $(MAKE) --no-print-directory suite PYTHON="$$py" VENV=.venv-$$v; then \
+			passed="$$passed $$v"; else failed="$$failed $$v"; fi; \
+		echo "test-all: Python $$v took $$(( $$(date +%s) - start )) s"; \
+	done; \
+	echo "test-all: passed on:$${passed:- none}$${skipped:+; skipped, not installed:$$skipped}$${failed:+; FAILED on:$$failed}"; \
+	[ -z "$$failed" ]
+
+# One version's run (called by test-all with PYTHON and VENV set): PyTorch first
+# where its wheel exists, then the [dev] extra, then pytest.
+TORCH_STAMP := $(VENV)/.installed-torch
+$(TORCH_STAMP): | $(PY)
+	@if $(PY) -c "import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(TORCH_PYTHON))))"; then \
+		$(PY) -m pip install --quiet torch==2.13.0; \
+	else \
+		echo "suite: no PyTorch wheel for this Python (only $(TORCH_PYTHON)): the PyTorch comparisons will be skipped"; \
+	fi
+	touch $@
+
+suite: $(TORCH_STAMP) $(STAMP)
 	$(PY) -m pytest
 
 # The benchmark suite (bench/run.py): chainrule vs micrograd vs PyTorch. Writes
@@ -62,4 +121,4 @@ bench: $(BENCH_STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .venv-3.* .pytest_cache .hypothesis .mypy_cache build *.egg-info
