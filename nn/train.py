@@ -473,11 +473,13 @@ def _plan(model: Any, X: Any, y: Any, loss: str | Callable, optimizer: Any, epoc
     batch_size = len(rows) if batch_size is None else _int_arg("batch_size", batch_size, 1)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
         raise TypeError(f"fit: seed must be an int or None, got {seed!r}")
+    seed = None if seed is None else int(seed)
     for name, flag in (("shuffle", shuffle), ("progress", progress), ("compiled", compiled)):
         if not isinstance(flag, bool):
             raise TypeError(f"fit: {name} must be True or False, got {flag!r}")
-    if isinstance(l2, bool) or not isinstance(l2, Real) or not 0 <= l2 < math.inf:
+    if isinstance(l2, bool) or not isinstance(l2, Real) or not 0 <= float(l2) < math.inf:
         raise ValueError(f"fit: l2 must be a number >= 0, got {l2!r}")
+    l2 = float(l2)
     checked_validation = None
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
