@@ -506,22 +506,28 @@ def _plan(model: Any, X: Any, y: Any, loss: str | Callable, optimizer: Any, epoc
         raise TypeError(f"fit: optimizer must have step() and zero_grad() (e.g. nn.SGD), "
                         f"got {type(optimizer).__name__}")
     stepped = _check_optimizer(optimizer, params)
-    # A linear output trained with bce_with_logits gives logits: class 1 when > 0.
-    logits = loss == "bce_with_logits" or getattr(loss, "__name__", "") == \
-        "binary_cross_entropy_with_logits"
-    rule: Any = False
-    if metrics is None or metrics:
-        with _evaluating(model):  # one look at the output width, before any step
-            width = len(_outputs(model, rows[0]))
-        rule = _label_rule(targets, width, 0.0 if logits else None)
-        if isinstance(rule, str):
-            if metrics:
-                raise ValueError(f"fit: metrics=['accuracy'] needs class labels: {rule} "
-                                 f"(got e.g. {targets[0]!r})")
-            rule = False
+    rule = _accuracy_rule(model, rows, targets, loss, metrics)
     step = (_compiled_step if compiled else _scalar_step)(model, loss_fn, params, l2)
     return _Plan(model, rows, targets, loss_fn, optimizer, params, stepped, epochs, batch_size,
                  shuffle, seed, checked_validation, early_stopping, rule, step, progress)
+
+
+def _accuracy_rule(model: Any, rows: list, targets: list, loss: Any, metrics: Any) -> Any:
+    """How fit turns outputs into labels, ``(predict, truth)``, or False: no accuracy."""
+    if metrics is not None and not metrics:
+        return False
+    # A linear output trained with bce_with_logits gives logits: class 1 when > 0.
+    logits = loss == "bce_with_logits" or getattr(loss, "__name__", "") == \
+        "binary_cross_entropy_with_logits"
+    with _evaluating(model):  # one look at the output width, before any step
+        width = len(_outputs(model, rows[0]))
+    rule = _label_rule(targets, width, 0.0 if logits else None)
+    if not isinstance(rule, str):
+        return rule
+    if metrics:
+        raise ValueError(f"fit: metrics=['accuracy'] needs class labels: {rule} "
+                         f"(got e.g. {targets[0]!r})")
+    return False
 
 
 # --- fit: one batch's checks ---------------------------------------------------------
@@ -873,8 +879,8 @@ def fit(
     Ctrl-C (KeyboardInterrupt) ends training cleanly at a batch boundary: the
     batch under way finishes, step included (a second Ctrl-C during its
     forward or backward pass drops it instead, before any weight moved). fit
-    then restores the best weights (with early stopping), prints one line
-    saying so, and returns the History of the finished epochs with
+    then restores the best weights (with early stopping, once an epoch has
+    finished), prints one line saying so, and returns the History of the finished epochs with
     ``interrupted=True``. (A KeyboardInterrupt raised by your own code, say a
     loss function, ends training the same way, at once; Ctrl-C itself never
     lands inside ``optimizer.step()``.)

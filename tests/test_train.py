@@ -771,7 +771,8 @@ history = nn.fit(model, X, y, loss="mse", optimizer=opt, epochs=10**6, batch_siz
                        validation=(Xv, yv) if early else None,
                        early_stopping=10**6 if early else None)
 final = [p.data for p in model.parameters()]
-expected = opt.snapshots[6 * history.best_epoch] if early else opt.snapshots[-1]
+best = history.best_epoch  # None if no epoch finished: no best weights to restore yet
+expected = opt.snapshots[6 * best] if early and best else opt.snapshots[-1]
 print(json.dumps({
     "interrupted": history.interrupted,
     "whole_steps": opt.steps == len(opt.snapshots) - 1,
