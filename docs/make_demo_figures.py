@@ -8,11 +8,11 @@ the same network every time (the PNG bytes may differ between matplotlib version
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from engine.teach.files import atomic_write
 from nn.demo import main as demo
 
 HERE = Path(__file__).resolve().parent
@@ -23,9 +23,11 @@ PICTURES = {"decision_boundary.png": "demo_decision_boundary.png",
 def main(argv: list[str] | None = None) -> int:
     extra = list(sys.argv[1:] if argv is None else argv)  # e.g. --epochs 60
     with tempfile.TemporaryDirectory() as tmp:
-        demo(["--out", tmp, "--no-progress", *extra])
+        code = demo(["--out", tmp, "--no-progress", *extra])
+        if code:
+            return code
         for source, target in PICTURES.items():
-            shutil.copyfile(Path(tmp) / source, HERE / target)
+            atomic_write(HERE / target, (Path(tmp) / source).read_bytes())
             print(f"wrote docs/{target}")
     return 0
 

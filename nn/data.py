@@ -20,13 +20,14 @@ from __future__ import annotations
 import math
 import random
 from numbers import Integral, Real
+from typing import Any
 
 __all__ = ["make_moons", "make_circles", "make_xor", "make_spiral", "lecture_table"]
 
 Dataset = tuple[list[list[float]], list]
 
 
-def _check_count(name: str, n, owner: str, low: int = 1) -> int:
+def _check_count(name: str, n: Any, owner: str, low: int = 1) -> int:
     if isinstance(n, bool) or not isinstance(n, Integral):
         raise TypeError(f"{owner}: {name} must be an int, got {type(n).__name__} {n!r}")
     if n < low:
@@ -34,18 +35,18 @@ def _check_count(name: str, n, owner: str, low: int = 1) -> int:
     return int(n)
 
 
-def _check_noise(noise, owner: str) -> float:
+def _check_noise(noise: Any, owner: str) -> float:
     if isinstance(noise, bool) or not isinstance(noise, Real):
         raise TypeError(f"{owner}: noise must be a number, got {type(noise).__name__} {noise!r}")
-    if not noise >= 0 or math.isinf(noise):
+    if not float(noise) >= 0 or math.isinf(noise):
         raise ValueError(f"{owner}: noise must be a finite number >= 0, got {noise!r}")
     return float(noise)
 
 
-def _rng(seed, owner: str) -> random.Random:
+def _rng(seed: Any, owner: str) -> random.Random:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
         raise TypeError(f"{owner}: seed must be an int or None, got {type(seed).__name__} {seed!r}")
-    return random.Random(seed)
+    return random.Random(None if seed is None else int(seed))
 
 
 def _binary_labels(y: list[int], labels: str, owner: str) -> list[int]:

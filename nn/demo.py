@@ -12,22 +12,44 @@ folder (``demo-output/`` by default):
 * ``model.json``: the trained weights (load them with ``nn.load_model``).
 
 It ends by printing what it wrote and how to open the notebooks.
+
+It never overwrites a file it did not write: the folder's ``.chainrule-demo.json``
+lists each file it wrote with its SHA-256, and a file of one of its names that is
+not listed (or was changed since) stops the demo before training, unless
+``--force``. ``--out`` is checked to be a writable folder before training too;
+either failure is one line on stderr and exit code 2. Every file is written
+atomically (``engine.teach.files.atomic_write``): an interrupted demo leaves each
+file whole, old or new.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
+import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from engine import no_grad
+from engine.teach.files import atomic_write
 
 __all__ = ["main", "build_parser"]
 
 #: Network and data of the demo (the tour in notebooks/03_training.ipynb uses the same).
 HIDDEN = [16, 16]
 LEARNING_RATE = 0.05
+
+#: Every name the demo may write in ``--out`` (the graph is .svg, or .dot without Graphviz).
+OUTPUTS = ("decision_boundary.png", "loss_curve.png", "model.json", "neuron_backward.svg",
+           "neuron_backward.dot", "explanation.txt", "explanation.html")
+#: The list of what the demo wrote there: name -> SHA-256 of the bytes it wrote.
+MANIFEST = ".chainrule-demo.json"
+MANIFEST_FORMAT = "chainrule.demo.manifest"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seed of the data, the initial weights and the shuffling (default: 0)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite files in --out that the demo did not write")
     return parser
 
 
@@ -83,6 +107,100 @@ def _need_pyplot():
     return plt
 
 
+class _Refusal(Exception):
+    """Why the demo cannot write into ``--out`` (one line for the user)."""
+
+
+class OutputFolder:
+    """The ``--out`` folder: checked before training, written atomically, with a manifest.
+
+    ``check()`` creates the folder if needed, proves it writable, and refuses
+    (``_Refusal``) files of the demo's names it did not write, unless ``force``.
+    ``write(name, data)`` writes one file atomically and lists its SHA-256 in the
+    manifest, which is rewritten (atomically) after each file.
+    """
+
+    def __init__(self, path: Path, force: bool = False) -> None:
+        self.path = path
+        self.force = force
+        self.written: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"OutputFolder({str(self.path)!r}, {len(self.written)} files listed)"
+
+    def check(self) -> None:
+        """Before training: a writable folder holding none of our names but our own files."""
+        if self.path.exists() and not self.path.is_dir():
+            raise _Refusal(f"--out {self.path} is a file; give a folder (it is created if "
+                           "missing)")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.path, prefix=".chainrule-demo-probe.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as error:
+            raise _Refusal(f"--out {self.path} is not a writable folder "
+                           f"({error.strerror or error}); give another --out") from None
+        listed = self._manifest()
+        if listed is None and (self.path / MANIFEST).exists():
+            foreign = [MANIFEST]  # a file of our manifest's name that is not one
+        else:
+            foreign = []
+        self.written = listed or {}
+        foreign += [name for name in OUTPUTS if (self.path / name).exists()
+                    and self.written.get(name) != _digest(self.path / name)]
+        if foreign and not self.force:
+            raise _Refusal(
+                f"--out {self.path} holds {', '.join(foreign)}, which the demo did not write "
+                f"(or which changed since); give a new --out folder, or --force to "
+                f"overwrite them"
+            )
+
+    def _manifest(self) -> dict[str, str] | None:
+        """What the manifest lists (name -> SHA-256), or None without a valid one."""
+        try:
+            data = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            return None
+        files = data.get("files")
+        if not isinstance(files, dict):
+            return None
+        return {k: v for k, v in files.items() if k in OUTPUTS and isinstance(v, str)}
+
+    def write(self, name: str, data: str | bytes) -> Path:
+        """Write ``data`` to ``name`` in the folder atomically, then list it in the manifest."""
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        path = atomic_write(self.path / name, payload)
+        self._list(name, payload)
+        return path
+
+    def save_model(self, model: Any, name: str = "model.json") -> Path:
+        """``model.save`` (atomic) into the folder, listed in the manifest."""
+        path = self.path / name
+        model.save(path)
+        self._list(name, path.read_bytes())
+        return path
+
+    def _list(self, name: str, payload: bytes) -> None:
+        self.written[name] = _sha256(payload)
+        manifest = {"format": MANIFEST_FORMAT, "files": dict(sorted(self.written.items()))}
+        atomic_write(self.path / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes; None if it is not a readable regular file."""
+    try:
+        return _sha256(path.read_bytes()) if path.is_file() else None
+    except OSError:
+        return None
+
+
 def train(args: argparse.Namespace):
     """Make the data and the model, train it; return (model, X, y, history, seconds)."""
     from nn import MLP, Adam, fit, make_moons
@@ -97,8 +215,16 @@ def train(args: argparse.Namespace):
     return model, X, y, history, time.perf_counter() - start
 
 
-def plot_decision_boundary(model, X, y, path: Path, plt, steps: int = 60) -> Path:
-    """The model's probability of class 1 over the plane, with the boundary p = 0.5."""
+def _png(fig: Any, plt: Any) -> bytes:
+    """The figure as PNG bytes (then closed): written in one atomic step by the caller."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def plot_decision_boundary(model, X, y, plt, steps: int = 60) -> bytes:
+    """The model's probability of class 1 over the plane, with the boundary p = 0.5 (PNG)."""
     xs = [p[0] for p in X]
     ys = [p[1] for p in X]
     x0, x1 = min(xs) - 0.5, max(xs) + 0.5
@@ -123,33 +249,34 @@ def plot_decision_boundary(model, X, y, path: Path, plt, steps: int = 60) -> Pat
     ax.set_ylabel("x2")
     ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _png(fig, plt)
 
 
-def plot_loss(history, path: Path, plt) -> Path:
-    """Training loss (and accuracy) per epoch."""
+def plot_loss(history, plt) -> bytes:
+    """Training loss (and accuracy) per epoch (PNG)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     history.plot(ax=ax)
     ax.set_title("Training on two moons")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _png(fig, plt)
 
 
-def save_graph(graph, path: Path) -> tuple[Path, str]:
+def save_graph(graph, out: OutputFolder, name: str = "neuron_backward.svg") -> tuple[Path, str]:
     """Write ``graph`` as SVG; without ``dot`` write the ``.dot`` file and return a hint."""
     from engine.teach.draw import dot_available
 
     if dot_available():
-        return graph.save(path), ""
-    dot_path = path.with_suffix(".dot")
-    dot_path.write_text(graph.source, encoding="utf-8")
-    hint = (f"Graphviz's dot was not found, so {dot_path.name} holds the graph as DOT text. "
-            f"Install Graphviz (apt-get install graphviz / brew install graphviz) and run: "
-            f"dot -Tsvg {dot_path} -o {path}")
+        try:
+            return out.write(name, graph.pipe("svg")), ""
+        except (ImportError, RuntimeError) as error:  # dot is there but failed
+            reason = f"Graphviz could not draw it ({error})"
+    else:
+        reason = "Graphviz's dot was not found"
+    dot_name = Path(name).with_suffix(".dot").name
+    dot_path = out.write(dot_name, graph.source)
+    hint = (f"{reason}, so {dot_name} holds the graph as DOT text. Install Graphviz "
+            f"(apt-get install graphviz / brew install graphviz) and run: "
+            f"dot -Tsvg {dot_path} -o {out.path / name}")
     return dot_path, hint
 
 
@@ -165,41 +292,42 @@ def one_neuron(model, x: list[float]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo; return the process exit code."""
+    """Run the demo; return the process exit code (2: a bad option or ``--out``)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"--out {args.out} is a file; give a folder (it is created if missing)")
+    folder = OutputFolder(args.out, force=args.force)
+    try:
+        folder.check()  # before any training
+    except _Refusal as refusal:
+        print(f"chainrule demo: error: {refusal}", file=sys.stderr)
+        return 2
     plt = _need_pyplot()
     from engine import draw_graph, explain
+    from engine.teach.page import render_page
     from nn import accuracy
 
     out_dir = args.out
-    out_dir.mkdir(parents=True, exist_ok=True)
-
     model, X, y, history, seconds = train(args)
     acc = accuracy(model, X, y)
     print(f"Trained in {seconds:.1f} s: loss {history.train_loss[-1]:.4f}, "
           f"training accuracy {acc:.0%}")
 
     written: list[tuple[Path, str]] = []
-    written.append((plot_decision_boundary(model, X, y, out_dir / "decision_boundary.png", plt),
+    written.append((folder.write("decision_boundary.png", plot_decision_boundary(model, X, y, plt)),
                     "what the network learned"))
-    written.append((plot_loss(history, out_dir / "loss_curve.png", plt), "loss per epoch"))
-    model.save(out_dir / "model.json")
-    written.append((out_dir / "model.json", "the trained weights (nn.load_model)"))
+    written.append((folder.write("loss_curve.png", plot_loss(history, plt)), "loss per epoch"))
+    written.append((folder.save_model(model), "the trained weights (nn.load_model)"))
 
     model.zero_grad()  # fit leaves the last step's gradients on the weights
     neuron, out = one_neuron(model, X[0])
     explanation = explain(out)  # runs the backward pass, step by step
     graph = draw_graph(out, show_local=True, title=f"{neuron.name}: {neuron.formula}")
-    graph_path, hint = save_graph(graph, out_dir / "neuron_backward.svg")
+    graph_path, hint = save_graph(graph, folder)
     written.append((graph_path, f"the backward pass of {neuron.name}"))
-    text_path = out_dir / "explanation.txt"
-    text_path.write_text(str(explanation) + "\n", encoding="utf-8")
-    written.append((text_path, "the chain rule, step by step"))
-    page = Path(explanation.to_html(out_dir / "explanation.html",
-                                    title=f"Backward pass of {neuron.name}"))
+    written.append((folder.write("explanation.txt", str(explanation) + "\n"),
+                    "the chain rule, step by step"))
+    page = folder.write("explanation.html",
+                     render_page(explanation, title=f"Backward pass of {neuron.name}"))
     written.append((page, "the same, as a page with Previous/Next buttons"))
 
     print()

@@ -16,6 +16,7 @@ through the max.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from numbers import Real
 from typing import Any
@@ -53,10 +54,19 @@ def value_sum(values: Sequence[Value]) -> Value:
 def logsumexp(xs: Sequence[Value | float]) -> Value:
     """``log(sum_j exp(x_j))``, computed stably (see the module docstring).
 
-    Its gradient with respect to ``x_i`` is ``softmax(x)_i``.
+    Its gradient with respect to ``x_i`` is ``softmax(x)_i``. With infinite
+    inputs it gives what PyTorch gives: +inf if any x is +inf (gradient nan for
+    the +inf entries, 0 for the others), -inf if every x is -inf (gradient nan).
     """
     xs = _values(xs, "logsumexp")
     m = max(x.data for x in xs)
+    if m == -math.inf:
+        # Every x is -inf: the sum of exps is 0 and log(0) = -inf, whose slope 1/0
+        # times exp(-inf) = 0 makes a nan gradient, as in PyTorch. log refuses 0, so
+        # the node is sqrt(sum) + m: the same value (0 + -inf), an infinite slope at 0.
+        return value_sum([x.exp() for x in xs]) ** 0.5 + m
+    if m == math.inf:  # inf - inf would be nan: unshifted, exp(inf) = inf, log(inf) = inf
+        return value_sum([x.exp() for x in xs]).log()
     return value_sum([(x - m).exp() for x in xs]).log() + m
 
 

@@ -289,8 +289,8 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, seed: Seed = None) -> None:
         if isinstance(p, bool) or not isinstance(p, Real) or not 0.0 <= float(p) <= 1.0:
             raise ValueError(f"Dropout p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
-        self.rng = _rng(seed)
+        self.p: float = float(p)
+        self.rng: random.Random = _rng(seed)
         self.name = "dropout"
         self.last_mask: list[int] | None = None
 
@@ -368,18 +368,18 @@ class MLP(Module):
         self.init = _check_init(init)
         if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
             raise ValueError(f"MLP dropout must be a probability in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout: float = float(dropout)
         rng = _rng(seed)
         sizes = [self.n_inputs] + self.nouts
         last = len(self.nouts)
-        self.layers = []
+        self.layers: list[Layer] = []
         for k in range(1, last + 1):
             act = self.output_activation if k == last else self.activation
             layer = Layer(sizes[k - 1], sizes[k], act, self.bias, self.init, rng)
             layer._place(k)
             self.layers.append(layer)
         # Dropout masks come from their own stream, so adding dropout does not change the weights.
-        self.dropouts = []
+        self.dropouts: list[Dropout] = []
         if self.dropout > 0:
             drop_rng = random.Random(rng.getrandbits(64))
             for k in range(1, last):

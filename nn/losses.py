@@ -8,7 +8,8 @@ Every loss takes ``(output, target, reduction="mean")``:
   matches a plain number, so ``mse_loss(model(x), 1.0)`` and
   ``mse_loss([model(x) for x in X], ys)`` both work;
 * ``reduction="mean"`` (default) averages over every output number, as
-  PyTorch does; ``"sum"`` adds them; ``"none"`` returns the list of terms.
+  PyTorch does; ``"sum"`` adds them (both return one Value); ``"none"``
+  returns the list of terms (a ``list[Value]``; the overloads say so to mypy).
 
 ``cross_entropy(logits, class_index)`` takes one sample's logits and an int,
 or a batch of logit lists and a list of ints, and averages over samples.
@@ -21,9 +22,10 @@ each docstring); the value and the gradient are those of the exact formula.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Literal, overload
 
 from engine import Value
 
@@ -43,9 +45,13 @@ __all__ = [
 #: ``binary_cross_entropy`` clamps each log at this value, as PyTorch does.
 LOG_CLAMP = -100.0
 _CLAMP_BELOW = math.exp(LOG_CLAMP)
+#: Where PyTorch's BCELoss gradient stops being exact: it divides by
+#: max(p (1 - p), 1e-12), with 1e-12 rounded to a float32 (9.99999996e-13).
+BCE_GRAD_EPS: float = struct.unpack("f", struct.pack("f", 1e-12))[0]
 
 Output = Value | Sequence[Any]
 Target = float | Sequence[Any]
+Reduced = Literal["mean", "sum"]
 
 
 # --- shapes -------------------------------------------------------------------------
@@ -61,7 +67,9 @@ def _is_number(t: Any) -> bool:
 
 
 def _is_list(x: Any) -> bool:
-    return hasattr(x, "__iter__") and not isinstance(x, (str, bytes, Value))
+    # a 0-d numpy array has __iter__ but is one number (iterating it raises)
+    return (hasattr(x, "__iter__") and not isinstance(x, (str, bytes, Value))
+            and getattr(x, "ndim", None) != 0)
 
 
 def _pairs(output: Any, target: Any, where: str) -> list[tuple[Value, float]]:
@@ -114,7 +122,8 @@ def _match(o: Any, t: Any, at: str, where: str, out: list) -> None:
         )
 
 
-def _reduce(terms: list[Value], reduction: str, where: str) -> Value | list[Value]:
+def _reduce(terms: list[Value], reduction: str, where: str) -> Any:
+    # Value for "mean" and "sum", list[Value] for "none": each loss's overloads say which
     if reduction == "mean":
         total = value_sum(terms)
         return total if len(terms) == 1 else total / len(terms)
@@ -128,7 +137,11 @@ def _reduce(terms: list[Value], reduction: str, where: str) -> Value | list[Valu
 # --- regression ----------------------------------------------------------------------
 
 
-def mse_loss(output: Output, target: Target, reduction: str = "mean") -> Value:
+@overload
+def mse_loss(output: Output, target: Target, reduction: Reduced = ...) -> Value: ...
+@overload
+def mse_loss(output: Output, target: Target, reduction: Literal["none"]) -> list[Value]: ...
+def mse_loss(output: Output, target: Target, reduction: str = "mean") -> Value | list[Value]:
     """Mean squared error: mean of ``(output - target)^2``.
 
     >>> from engine import Value
@@ -148,17 +161,46 @@ def _clamped_log(p: Value) -> Value:
     return p.log() if p.data > _CLAMP_BELOW else Value(LOG_CLAMP, label="log clamp")
 
 
+def _clamped_log_of(x: float) -> float:
+    return max(math.log(x), LOG_CLAMP) if x > 0 else LOG_CLAMP
+
+
 def _check_probability(value: float, what: str, where: str) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{where}: {what} must be in [0, 1], got {value!r}")
 
 
-def binary_cross_entropy(output: Output, target: Target, reduction: str = "mean") -> Value:
+def _bce_term(p: Value, y: float) -> Value:
+    """One sample's ``-(y log p + (1 - y) log(1 - p))``, with PyTorch's value and slope."""
+    q = p.data
+    if q * (1.0 - q) < BCE_GRAD_EPS:
+        # Saturated (p within ~1e-12 of 0 or 1): PyTorch's slope (p - y) / 1e-12, not
+        # the exact -y/p + (1 - y)/(1 - p), which is huge or infinite here. The node is
+        # the straight line through the loss value with that slope: (p - q) is 0.
+        value = -(y * _clamped_log_of(q) + (1.0 - y) * _clamped_log_of(1.0 - q))
+        return (p - q) * ((q - y) / BCE_GRAD_EPS) + value
+    if y == 1.0:
+        return -_clamped_log(p)
+    if y == 0.0:
+        return -_clamped_log(1 - p)
+    return -(_clamped_log(p) * y + _clamped_log(1 - p) * (1 - y))
+
+
+@overload
+def binary_cross_entropy(output: Output, target: Target, reduction: Reduced = ...) -> Value: ...
+@overload
+def binary_cross_entropy(output: Output, target: Target,
+                         reduction: Literal["none"]) -> list[Value]: ...
+def binary_cross_entropy(output: Output, target: Target,
+                         reduction: str = "mean") -> Value | list[Value]:
     """``-(y log p + (1 - y) log(1 - p))`` for probabilities ``p`` (e.g. sigmoid outputs).
 
-    Each log is clamped at -100, as ``torch.nn.BCELoss`` does, so ``p = 0`` or
-    ``p = 1`` gives a large finite loss instead of ``log(0)``; where the clamp
-    is active the log's gradient is 0. For raw scores use the more stable
+    As ``torch.nn.BCELoss``, value and gradient: each log is clamped at -100, so
+    ``p = 0`` or ``p = 1`` gives a large finite loss instead of ``log(0)``; the
+    gradient is the exact ``(p - y) / (p (1 - p))`` wherever ``p (1 - p) >= 1e-12``
+    and ``(p - y) / 1e-12`` nearer saturation (``BCE_GRAD_EPS``; at ``p = 0, y = 1``
+    that is -1.0e12; at ``p = 0, y = 0`` it is 0). A saturated term is drawn as
+    ``(p - p.data) * slope + loss``. For raw scores use the more stable
     ``binary_cross_entropy_with_logits``. Terms whose weight is 0 (y = 0 or
     y = 1) are left out of the graph.
     """
@@ -168,17 +210,16 @@ def binary_cross_entropy(output: Output, target: Target, reduction: str = "mean"
         _check_probability(p.data, "each output (a probability; use a sigmoid output layer "
                            "or binary_cross_entropy_with_logits)", where)
         _check_probability(y, "each target", where)
-        if y == 1.0:
-            terms.append(-_clamped_log(p))
-        elif y == 0.0:
-            terms.append(-_clamped_log(1 - p))
-        else:
-            terms.append(-(_clamped_log(p) * y + _clamped_log(1 - p) * (1 - y)))
+        terms.append(_bce_term(p, y))
     return _reduce(terms, reduction, where)
 
 
+@overload
+def binary_cross_entropy_with_logits(output: Output, target: Target, reduction: Reduced = ...) -> Value: ...
+@overload
+def binary_cross_entropy_with_logits(output: Output, target: Target, reduction: Literal["none"]) -> list[Value]: ...
 def binary_cross_entropy_with_logits(output: Output, target: Target,
-                                     reduction: str = "mean") -> Value:
+                                     reduction: str = "mean") -> Value | list[Value]:
     """``binary_cross_entropy(sigmoid(z), y)`` computed from the score ``z`` directly.
 
     Uses ``softplus(z) - y z`` (equal to it), with a stable ``softplus``: no
@@ -203,7 +244,11 @@ def _check_sign_label(y: float, where: str) -> None:
         )
 
 
-def hinge_loss(output: Output, target: Target, reduction: str = "mean") -> Value:
+@overload
+def hinge_loss(output: Output, target: Target, reduction: Reduced = ...) -> Value: ...
+@overload
+def hinge_loss(output: Output, target: Target, reduction: Literal["none"]) -> list[Value]: ...
+def hinge_loss(output: Output, target: Target, reduction: str = "mean") -> Value | list[Value]:
     """``max(0, 1 - y s)`` for scores ``s`` and labels ``y`` in {-1, +1} (the SVM loss).
 
     Written as ``relu(1 - y s)``: at exactly ``y s = 1`` its gradient is 0.
@@ -216,7 +261,11 @@ def hinge_loss(output: Output, target: Target, reduction: str = "mean") -> Value
     return _reduce(terms, reduction, where)
 
 
-def logistic_loss(output: Output, target: Target, reduction: str = "mean") -> Value:
+@overload
+def logistic_loss(output: Output, target: Target, reduction: Reduced = ...) -> Value: ...
+@overload
+def logistic_loss(output: Output, target: Target, reduction: Literal["none"]) -> list[Value]: ...
+def logistic_loss(output: Output, target: Target, reduction: str = "mean") -> Value | list[Value]:
     """``log(1 + exp(-y s))`` for scores ``s`` and labels ``y`` in {-1, +1}.
 
     The loss of logistic regression in the lecture notes, as ``torch.nn.SoftMarginLoss``;
@@ -245,7 +294,12 @@ def _class_index(c: Any, n: int, where: str) -> int:
     return int(c)
 
 
-def cross_entropy(logits: Sequence[Any], target: Any, reduction: str = "mean") -> Value:
+@overload
+def cross_entropy(logits: Sequence[Any], target: Any, reduction: Reduced = ...) -> Value: ...
+@overload
+def cross_entropy(logits: Sequence[Any], target: Any, reduction: Literal["none"]) -> list[Value]: ...
+def cross_entropy(logits: Sequence[Any], target: Any,
+                  reduction: str = "mean") -> Value | list[Value]:
     """``-log softmax(logits)[c]`` for the true class ``c`` (an int, 0-based).
 
     One sample: ``cross_entropy([z1, z2, z3], 2)``; a batch:
@@ -292,11 +346,20 @@ def l2_penalty(parameters: Iterable[Value] | Any, lam: float = 1.0) -> Value:
     """
     if hasattr(parameters, "parameters") and callable(parameters.parameters):
         parameters = parameters.parameters()
+    if isinstance(parameters, (Value, str, bytes)) or not hasattr(parameters, "__iter__"):
+        raise TypeError(f"l2_penalty: parameters must be a list of Values or a module "
+                        f"(e.g. model.parameters()), got {type(parameters).__name__} "
+                        f"{parameters!r}")
     params = list(parameters)
-    if not all(isinstance(p, Value) for p in params):
-        raise TypeError("l2_penalty needs Values (e.g. model.parameters())")
-    if isinstance(lam, bool) or not isinstance(lam, Real) or not lam >= 0:
-        raise ValueError(f"l2_penalty: lam must be a number >= 0, got {lam!r}")
+    for k, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"l2_penalty needs Values (e.g. model.parameters()): parameter "
+                            f"{k} is {type(p).__name__} {p!r}")
+    if isinstance(lam, bool) or not isinstance(lam, Real):
+        raise TypeError(f"l2_penalty: lam must be a number >= 0, got {type(lam).__name__} "
+                        f"{lam!r}")
+    if not lam >= 0 or not math.isfinite(lam):
+        raise ValueError(f"l2_penalty: lam must be a finite number >= 0, got {lam!r}")
     if not params:
         return Value(0.0)
     return value_sum([p ** 2 for p in params]) * (float(lam) / 2)

@@ -12,8 +12,13 @@ This file holds the behaviour they all share, PyTorch-shaped:
   (never pickle: a model file is data, not code).
 
 Loading validates everything first and only then assigns, so a bad file or a
-file of another architecture raises ``ValueError`` (saying what differs) and
-leaves the model exactly as it was.
+file of another architecture raises ``ValueError`` (naming the file and saying
+what is wrong) and leaves the model exactly as it was. A model file is read
+with a size cap (``MAX_FILE_BYTES``, raised with ``max_bytes=``) checked
+before parsing; integers longer than ``MAX_DIGITS`` digits, numbers beyond the
+float range, NaN and Infinity, duplicate and unknown keys are refused.
+Saving goes through ``engine.teach.files.atomic_write``: a failed or killed
+save leaves the old file whole.
 
 The concrete modules (``Neuron``, ``Layer``, ``MLP``, ``Dropout``) live in
 ``nn/layers.py``; ``load_model`` finds them through ``Module.registry``.
@@ -24,18 +29,27 @@ from __future__ import annotations
 import json
 import math
 import os
+import reprlib
 from collections.abc import Iterator, Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 from engine import Value
+from engine.teach.files import atomic_write
 from engine.value import scope
 
-__all__ = ["Module", "load_model", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["Module", "load_model", "FORMAT", "FORMAT_VERSION", "MAX_FILE_BYTES"]
 
 #: The format tag written in every model file, and its version.
 FORMAT = "chainrule.nn.model"
 FORMAT_VERSION = 1
+#: The entries of a model file; any other top-level key is refused.
+FILE_KEYS = ("format", "version", "architecture", "parameters")
+#: The largest model file read unless ``max_bytes=`` says otherwise (32 MiB: at
+#: about 40 bytes a parameter, some 800,000 parameters).
+MAX_FILE_BYTES = 32 * 1024 * 1024
+#: The longest integer literal a model file may hold (a float stops at 309 digits).
+MAX_DIGITS = 400
 
 
 class Module:
@@ -188,8 +202,12 @@ class Module:
         for n in names:
             v = state[n]
             if isinstance(v, bool) or not isinstance(v, Real):
-                raise ValueError(f"{where}: parameter {n!r} must be a number, got {v!r}")
-            v = float(v)
+                raise ValueError(f"{where}: parameter {n!r} must be a number, got {_shown(v)}")
+            try:
+                v = float(v)
+            except OverflowError:  # an int beyond the float range, e.g. 10**400
+                raise ValueError(f"{where}: parameter {n!r} is too large for a float "
+                                 f"({_shown(v)})") from None
             if not math.isfinite(v):
                 raise ValueError(f"{where}: parameter {n!r} is {v}, not a finite number")
             values.append(v)
@@ -228,15 +246,26 @@ class Module:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the architecture and every parameter to ``path`` as JSON."""
+        """Write the architecture and every parameter to ``path`` as JSON, atomically.
+
+        The text goes to a temporary file in the same folder, is flushed to disk,
+        then replaces ``path`` in one step: a full disk, an error or a killed
+        process leaves the old file (if any) whole, never a torn one.
+
+        Raises:
+            ValueError: a parameter is NaN or infinite (nothing is written).
+            OSError: the file could not be written (the old one is unchanged).
+        """
         text = json.dumps(self.to_json(), indent=1, allow_nan=False)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        atomic_write(path, text + "\n")
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Module:
-        """Build the model saved in ``path`` (``MLP.load(path)`` also checks it is an MLP)."""
-        model = load_model(path)
+    def load(cls, path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> Module:
+        """Build the model saved in ``path`` (``MLP.load(path)`` also checks it is an MLP).
+
+        ``max_bytes`` caps the file's size, checked before parsing (see ``load_model``).
+        """
+        model = load_model(path, max_bytes=max_bytes)
         if cls is not Module and not isinstance(model, cls):
             raise ValueError(
                 f"{os.fspath(path)!r} holds {_a(type(model).__name__)} ({model!r}), "
@@ -244,15 +273,16 @@ class Module:
             )
         return model
 
-    def load_weights(self, path: str | os.PathLike) -> None:
+    def load_weights(self, path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> None:
         """Load the parameters saved in ``path`` into this model, in place.
 
-        The file's architecture must equal this model's; otherwise (or if the
-        file is malformed) a ``ValueError`` says what differs and the model is
-        left unchanged.
+        The file is checked as ``load_model`` checks it (``max_bytes`` caps its
+        size), and its architecture must equal this model's; otherwise a
+        ``ValueError`` says what is wrong and the model is left unchanged.
         """
-        data = _read(path)
+        data = _read(path, max_bytes)
         where = f"loading {os.fspath(path)!r}"
+        _architecture(data, where)  # the same checks as load_model: "nin": 2.0 is refused
         theirs = data["architecture"]
         ours = self.config()
         if theirs != ours:
@@ -266,59 +296,104 @@ class Module:
             p.data = value
 
 
-def load_model(path: str | os.PathLike) -> Module:
-    """Rebuild the model saved by ``model.save(path)``: architecture and parameters."""
-    data = _read(path)
+def load_model(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> Module:
+    """Rebuild the model saved by ``model.save(path)``: architecture and parameters.
+
+    Args:
+        path: the model file (JSON, as ``save`` writes it).
+        max_bytes: refuse files larger than this (checked before parsing; default
+            ``MAX_FILE_BYTES``, 32 MiB); raise it to load a bigger model.
+
+    Raises:
+        ValueError: the file is not a valid model file (too big, not JSON, NaN,
+            an unknown key, an invalid architecture, a missing parameter...):
+            the message names the file and the problem.
+        OSError: the file cannot be read (e.g. FileNotFoundError).
+    """
+    data = _read(path, max_bytes)
     where = f"loading {os.fspath(path)!r}"
+    cls = _architecture(data, where)
     config = data["architecture"]
-    if not isinstance(config, dict):
-        raise ValueError(f"{where}: 'architecture' must be an object, got {config!r}")
-    kind = config.get("kind")
-    cls = Module.registry.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise ValueError(
-            f"{where}: unknown module kind {kind!r}; known: {sorted(Module.registry)}"
-        )
     try:
-        # Count first: a corrupt width like 10**9 must not build a huge model. (A small
-        # mismatch is left to the name check below, which says which names differ.)
-        size, listed = cls.config_size(config), len(data["parameters"])
-        if size > 2 * listed + 1000:
-            raise ValueError(f"it has {size} parameters but the file lists {listed}")
         model = cls.from_config(config)
     except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(f"{where}: invalid architecture {config!r}: {error}") from None
+        raise ValueError(f"{where}: invalid architecture {_shown(config)}: {error}") from None
     values = model._check_state(data["parameters"], where)
     for (_, p), value in zip(model.named_parameters(), values):
         p.data = value
     return model
 
 
-def _read(path: str | os.PathLike) -> dict[str, Any]:
+def _architecture(data: dict[str, Any], where: str) -> type[Module]:
+    """The module class of the file's architecture, its counts checked (ints, not 2.0)
+    and its size bounded by the parameters the file lists, before anything is built."""
+    config = data["architecture"]
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: 'architecture' must be an object, got {_shown(config)}")
+    kind = config.get("kind")
+    cls = Module.registry.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(
+            f"{where}: unknown module kind {_shown(kind)}; known: {sorted(Module.registry)}"
+        )
+    try:
+        size = cls.config_size(config)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"{where}: invalid architecture {_shown(config)}: {error}") from None
+    # A corrupt width like 10**9 must not build a huge model. (A small mismatch is
+    # left to the name check, which says which names differ.)
+    listed = len(data["parameters"])
+    if size > 2 * listed + 1000:
+        count = f"{size:,}" if size < 10**15 else "more than 10^15"
+        raise ValueError(f"{where}: invalid architecture {_shown(config)}: it has {count} "
+                         f"parameters but the file lists {listed}")
+    return cls
+
+
+def _read(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> dict[str, Any]:
     """Parse and check the envelope of a model file; ValueError if it is not one."""
     where = f"loading {os.fspath(path)!r}"
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, Integral) or max_bytes < 1:
+        raise TypeError(f"max_bytes must be a positive int, got {max_bytes!r}")
+    too_big = (f"{where}: the file is larger than max_bytes={max_bytes:,}; if it is a model "
+               f"you trust, pass a larger max_bytes")
+    if os.stat(path).st_size > max_bytes:  # before reading a byte
+        raise ValueError(too_big)
+    with open(path, "rb") as f:
+        raw = f.read(max_bytes + 1)  # bounded, even if the file grows or is not a regular file
+    if len(raw) > max_bytes:
+        raise ValueError(too_big)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{where}: not a text (JSON) file") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int,
+                          parse_float=_parse_float, object_pairs_hook=_no_duplicates)
+    except _Refused as error:
+        raise ValueError(f"{where}: {error}") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"{where}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{where}: not a model file: its JSON is nested too deeply") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ValueError(
-            f"{where}: not a chainrule model file (format tag {found!r}, expected {FORMAT!r})"
+            f"{where}: not a chainrule model file (format tag {_shown(found)}, "
+            f"expected {FORMAT!r})"
         )
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ValueError(f"{where}: bad format version {version!r}")
+        raise ValueError(f"{where}: bad format version {_shown(version)}")
     if version > FORMAT_VERSION:
         raise ValueError(
             f"{where}: file format version {version} is newer than this chainrule "
             f"understands ({FORMAT_VERSION}); upgrade chainrule"
         )
+    unknown = [key for key in data if key not in FILE_KEYS]
+    if unknown:
+        raise ValueError(f"{where}: unknown top-level key(s) {_few(unknown)}; a model file "
+                         f"holds only {', '.join(FILE_KEYS)}")
     for key in ("architecture", "parameters"):
         if key not in data:
             raise ValueError(f"{where}: the file has no {key!r} entry")
@@ -327,8 +402,47 @@ def _read(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+class _Refused(ValueError):
+    """A literal the parser refuses (NaN, a 5000-digit integer, 1e999, a duplicate key)."""
+
+
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed in a model file")
+    raise _Refused(f"{name} is not allowed in a model file (JSON has no NaN or infinity)")
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise _Refused(f"an integer literal of {digits} digits (at most {MAX_DIGITS})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # e.g. 1e999, which float() reads as inf
+        raise _Refused(f"the number {reprlib.repr(text)} is beyond the float range")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):  # json.loads would keep the last one silently
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"the key {reprlib.repr(key)} appears twice in one object")
+            seen.add(key)
+    return data
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel = 3
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short: a hostile file must not make a huge error message."""
+    return _SHORT.repr(value)
 
 
 def _inputs(module: Module, x: Any) -> list[Value]:
@@ -378,8 +492,9 @@ def _is_scalar_array(v: Any) -> bool:
     return getattr(v, "ndim", None) == 0 and getattr(dtype, "kind", "f") in "fiu"
 
 
-def _few(names: list[str], limit: int = 6) -> str:
-    shown = ", ".join(names[:limit])
+def _few(names: Sequence[Any], limit: int = 6) -> str:
+    plain = [isinstance(n, str) and n.isprintable() and 0 < len(n) <= 40 for n in names]
+    shown = ", ".join(n if ok else _shown(n) for n, ok in zip(names[:limit], plain))
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
     return f"{len(names)} ({shown}{more})"
 
@@ -387,11 +502,12 @@ def _few(names: list[str], limit: int = 6) -> str:
 def _config_diff(theirs: Any, ours: Any) -> str:
     """Say in words how two architecture dicts differ."""
     if not isinstance(theirs, dict):
-        return f"the file's architecture is {theirs!r}, this model's is {ours!r}"
+        return f"the file's architecture is {_shown(theirs)}, this model's is {ours!r}"
     parts = []
     for key in list(ours) + [k for k in theirs if k not in ours]:
         if theirs.get(key, "<absent>") != ours.get(key, "<absent>"):
-            parts.append(f"{key}: file {theirs.get(key, '<absent>')!r}, model {ours.get(key, '<absent>')!r}")
+            parts.append(f"{key}: file {_shown(theirs.get(key, '<absent>'))}, "
+                         f"model {ours.get(key, '<absent>')!r}")
     return "; ".join(parts)
 
 

@@ -169,6 +169,7 @@ class SGD(Optimizer):
         first = self.velocity is None
         if mu and first:
             self.velocity = [0.0] * len(self.params)
+        velocity = self.velocity if self.velocity is not None else []
         for i, p in enumerate(self.params):
             g = p.grad
             if wd:
@@ -177,8 +178,8 @@ class SGD(Optimizer):
                 if first:
                     b = g
                 else:
-                    b = mu * self.velocity[i] + (1.0 - self.dampening) * g
-                self.velocity[i] = b
+                    b = mu * velocity[i] + (1.0 - self.dampening) * g
+                velocity[i] = b
                 g = g + mu * b if self.nesterov else b
             p.data -= lr * g
 

@@ -14,6 +14,7 @@ Mapping: neuron i of layer l is row i of ``Linear.weight`` (weights
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .layers import MLP, Layer, Neuron
@@ -68,7 +69,8 @@ def to_torch(model: Module) -> Any:
             linear.weight.copy_(torch.tensor([[w.data for w in n.w] for n in neurons],
                                              dtype=torch.float64))
             if bias:
-                linear.bias.copy_(torch.tensor([n.b.data for n in neurons], dtype=torch.float64))
+                biases = [n.b.data for n in neurons if n.b is not None]  # all have one
+                linear.bias.copy_(torch.tensor(biases, dtype=torch.float64))
         modules.append(linear)
         if first.activation != "linear":
             modules.append(getattr(torch.nn, _TORCH_ACTIVATIONS[first.activation])())
@@ -86,7 +88,8 @@ def from_torch(seq: Any) -> MLP:
     (or ``Identity``), and hidden layers by ``Dropout`` (the same p after each
     hidden layer). All ``Linear`` layers must agree on having a bias, and
     every hidden layer must use the same activation (as in ``MLP``). Anything
-    else raises a ``ValueError`` naming the module.
+    else, or a weight that is NaN or infinite, raises a ``ValueError`` naming
+    the module (as ``load_model`` refuses such a file).
     """
     torch = _torch()
     if not isinstance(seq, torch.nn.Sequential):
@@ -97,8 +100,12 @@ def from_torch(seq: Any) -> MLP:
         kind = type(module).__name__
         where = f"from_torch: module {position} ({kind})"
         if isinstance(module, torch.nn.Linear):
+            weight = module.weight.detach().double().tolist()
             bias = None if module.bias is None else module.bias.detach().double().tolist()
-            specs.append({"weight": module.weight.detach().double().tolist(), "bias": bias,
+            _check_finite({f"weight[{i}, {j}]": v for i, row in enumerate(weight)
+                           for j, v in enumerate(row)}, where)
+            _check_finite({f"bias[{i}]": v for i, v in enumerate(bias or [])}, where)
+            specs.append({"weight": weight, "bias": bias,
                           "activation": "linear", "dropout": 0.0, "in": module.in_features})
             continue
         if not specs:
@@ -151,3 +158,10 @@ def from_torch(seq: Any) -> MLP:
     model.train(bool(seq.training))
     return model
 
+
+def _check_finite(values: dict[str, float], where: str) -> None:
+    """Refuse NaN and infinite weights, as a model file holding them is refused."""
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {name} is {value}, not a finite number; "
+                             "an nn model holds finite weights only")

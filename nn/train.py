@@ -9,11 +9,16 @@
             outputs = [model(x) for x in batch]       # forward: builds the graph
             loss = loss(outputs, targets) (+ l2 penalty)
             loss.backward()                           # backward: fills every p.grad
+            check the loss and every gradient are finite
             optimizer.step()                          # p.data -= lr * p.grad (or Adam...)
 
 and returns a ``History`` of the per-epoch losses and accuracies. Evaluation
 (validation, ``predict``, ``accuracy``) runs in ``eval()`` mode under
 ``engine.no_grad()``: no graph is built.
+
+The file reads top down: data in, accuracy, History, then fit in three parts:
+its argument checks (``_plan``), one epoch (``_one_epoch``, with the checks
+before each step and the Ctrl-C guard), and the loop (``_train``).
 
 NB, where this differs from PyTorch: every sample is its own scalar graph
 (there are no tensors), so a batch of 32 samples builds 32 graphs that share
@@ -24,12 +29,14 @@ from __future__ import annotations
 
 import math
 import random
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
-from engine import Value, no_grad
+from engine import Value, is_grad_enabled, no_grad
 
 from .optim import SGD, Optimizer
 
@@ -196,8 +203,15 @@ def accuracy(model: Any, X: Any, y: Any, threshold: float | None = None) -> floa
         threshold: override the cut-off for one output (default 0.5 or 0).
 
     Raises:
+        TypeError: ``threshold`` is not a number.
         ValueError: if the targets are not class labels (e.g. regression targets).
     """
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, Real):
+            raise TypeError(f"accuracy: threshold must be a number (or None for the default "
+                            f"cut-off), got {type(threshold).__name__} {threshold!r}")
+        if math.isnan(threshold):
+            raise ValueError("accuracy: threshold is nan; give a number such as 0.5 or 0.0")
     outputs = predict(model, X)
     targets = _targets(y, len(outputs), "accuracy: y")
     rule = _label_rule(targets, len(outputs[0]), threshold)
@@ -222,6 +236,8 @@ class History:
         best_epoch: the epoch (1-based) with the lowest validation loss, or the
             lowest training loss without validation; ``val_loss[best_epoch - 1]``.
         stopped_early: True if early stopping ended training.
+        interrupted: True if Ctrl-C ended training (the lists hold the epochs
+            that finished).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -230,6 +246,7 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    interrupted: bool = False
 
     @property
     def epochs(self) -> int:
@@ -244,11 +261,12 @@ class History:
         return {"train_loss": list(self.train_loss), "val_loss": list(self.val_loss),
                 "train_accuracy": list(self.train_accuracy),
                 "val_accuracy": list(self.val_accuracy),
-                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+                "interrupted": self.interrupted}
 
     def __repr__(self) -> str:
         if not self.train_loss:
-            return "History(0 epochs)"
+            return "History(0 epochs, interrupted)" if self.interrupted else "History(0 epochs)"
         parts = [f"loss {self.train_loss[-1]:.4g}"]
         if self.train_accuracy:
             parts.append(f"accuracy {self.train_accuracy[-1]:.3f}")
@@ -261,6 +279,8 @@ class History:
         text += f"; best epoch {self.best_epoch}"
         if self.stopped_early:
             text += ", stopped early"
+        if self.interrupted:
+            text += ", interrupted"
         return text + ")"
 
     def plot(self, ax: Any = None) -> Any:
@@ -307,7 +327,7 @@ class History:
         return ax
 
 
-# --- fit -------------------------------------------------------------------
+# --- fit: the arguments, checked before any work ------------------------------------
 
 
 def _loss_function(loss: str | Callable) -> Callable:
@@ -324,7 +344,7 @@ def _loss_function(loss: str | Callable) -> Callable:
                     f"loss(outputs, targets) -> Value, got {type(loss).__name__}")
 
 
-def _tqdm():
+def _tqdm() -> Any:
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -343,31 +363,61 @@ def _int_arg(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-def _scalar_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
+def _labels(values: Sequence[Value], limit: int = 4) -> str:
+    """How a message lists some Values: their labels, e.g. "w1.1.1, w1.1.2 and 11 more"."""
+    shown = [v.label or f"Value({v.data:.4g})" for v in values[:limit]]
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _check_optimizer(optimizer: Any, params: list[Value]) -> list[Value]:
+    """The parameters the optimizer steps: the model's own (a ValueError otherwise)."""
+    held = getattr(optimizer, "params", None)
+    if not isinstance(held, (list, tuple)):
+        return params  # an optimizer that does not say what it holds: trust it
+    ours = {id(p) for p in params}
+    foreign = [p for p in held if id(p) not in ours]
+    fix = (f"build the optimizer on this model's parameters, e.g. "
+           f"{type(optimizer).__name__}(model.parameters(), ...)")
+    if len(foreign) == len(held):
+        raise ValueError(
+            f"fit: the optimizer holds none of this model's parameters (it holds {len(held)} "
+            f"others, labelled {_labels(foreign)}: another model's?), so training would "
+            f"change nothing; {fix}"
+        )
+    if foreign:
+        raise ValueError(f"fit: the optimizer holds {len(foreign)} parameter(s) the model "
+                         f"does not have ({_labels(foreign)}); {fix}")
+    return list(held)
+
+
+_NO_GRAD = ("no graph is recorded there, so training would change nothing. Call fit "
+            "outside the `with no_grad():` block (fit evaluates without a graph by itself)")
+
+
+def _scalar_step(model: Any, loss_fn: Callable, params: list[Value], l2: float) -> Callable:
     """The plain training step: one graph per sample, one backward for the batch.
 
     Returns ``step(xs, targets) -> (data_loss, total_loss, outputs)`` (floats,
     outputs as lists of floats); ``step`` leaves the batch's gradient in every
     ``p.grad``. A compiled step (see ``fit(compiled=True)``) has the same shape.
     """
-    penalty = None
-    if l2:
-        from .losses import l2_penalty as penalty
+    from .losses import l2_penalty
 
-    def step(xs: list, targets: list):
+    def step(xs: list, targets: list) -> tuple[float, float, list[list[float]]]:
         outputs = [_outputs(model, x) for x in xs]
         data_loss = loss_fn(outputs, targets)
         if not isinstance(data_loss, Value):
             raise TypeError(f"fit: the loss function returned {type(data_loss).__name__} "
                             f"{data_loss!r}, not a Value; build it from the outputs' Values")
-        total = data_loss + penalty(params, lam=l2) if l2 else data_loss
+        total = data_loss + l2_penalty(params, lam=l2) if l2 else data_loss
         total.backward()
         return data_loss.data, total.data, [[v.data for v in out] for out in outputs]
 
     return step
 
 
-def _compiled_step(model: Any, loss_fn: Callable, params: list[Value], l2: float):
+def _compiled_step(model: Any, loss_fn: Callable, params: list[Value], l2: float) -> Callable:
     """``fit(compiled=True)``: a training step replayed from a recorded tape.
 
     ``nn.compiled.fit_step`` records the model's graph for one sample once and
@@ -379,13 +429,396 @@ def _compiled_step(model: Any, loss_fn: Callable, params: list[Value], l2: float
     return fit_step(model, loss_fn, params, l2)
 
 
-def _diverged(loss: Any, epoch: int, batch: int, batches: int, optimizer: Any):
+@dataclass
+class _Plan:
+    """What ``fit`` checked before any work: the model, the data and how to train."""
+
+    model: Any
+    rows: list
+    targets: list
+    loss_fn: Callable
+    optimizer: Any
+    params: list[Value]  # the model's
+    stepped: list[Value]  # the optimizer's (the model's, or some of them)
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    seed: int | None
+    validation: tuple[list, list] | None
+    early_stopping: int | None
+    rule: Any  # (predict, truth) turning outputs into labels, or False: no accuracy
+    step: Callable
+    progress: bool
+
+    @property
+    def batches(self) -> int:
+        return math.ceil(len(self.rows) / self.batch_size)
+
+
+def _plan(model: Any, X: Any, y: Any, loss: str | Callable, optimizer: Any, epochs: Any,
+          batch_size: Any, shuffle: Any, seed: Any, validation: Any, early_stopping: Any,
+          l2: Any, progress: Any, metrics: Any, compiled: Any) -> _Plan:
+    """Check every argument of ``fit`` (TypeError / ValueError naming it) and plan the run."""
+    if not is_grad_enabled():
+        raise RuntimeError(f"fit: called inside no_grad(): {_NO_GRAD}")
+    if not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"fit: model must have a parameters() method (an nn module), "
+                        f"got {type(model).__name__}")
+    if not callable(model):
+        raise TypeError(f"fit: model must be callable on one sample, got {type(model).__name__}")
+    rows = _rows(X, "fit: X")
+    targets = _targets(y, len(rows), "fit: y")
+    loss_fn = _loss_function(loss)
+    epochs = _int_arg("epochs", epochs, 1)
+    batch_size = len(rows) if batch_size is None else _int_arg("batch_size", batch_size, 1)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
+        raise TypeError(f"fit: seed must be an int or None, got {seed!r}")
+    seed = None if seed is None else int(seed)
+    for name, flag in (("shuffle", shuffle), ("progress", progress), ("compiled", compiled)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"fit: {name} must be True or False, got {flag!r}")
+    if isinstance(l2, bool) or not isinstance(l2, Real) or not 0 <= float(l2) < math.inf:
+        raise ValueError(f"fit: l2 must be a number >= 0, got {l2!r}")
+    l2 = float(l2)
+    checked_validation = None
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("fit: validation must be a pair (X_val, y_val) or None")
+        val_rows = _rows(validation[0], "fit: validation X")
+        checked_validation = (val_rows,
+                              _targets(validation[1], len(val_rows), "fit: validation y"))
+    if early_stopping is not None:
+        early_stopping = _int_arg("early_stopping", early_stopping, 1)
+        if validation is None:
+            raise ValueError("fit: early_stopping watches the validation loss: "
+                             "pass validation=(X_val, y_val) too")
+    if metrics is not None:
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        unknown = [m for m in metrics if m != "accuracy"]
+        if unknown:
+            raise ValueError(f"fit: unknown metric(s) {unknown}; the available one is 'accuracy'")
+    params = list(model.parameters())
+    if optimizer is None:
+        optimizer = SGD(params, lr=0.1)
+    elif not (callable(getattr(optimizer, "step", None))
+              and callable(getattr(optimizer, "zero_grad", None))):
+        raise TypeError(f"fit: optimizer must have step() and zero_grad() (e.g. nn.SGD), "
+                        f"got {type(optimizer).__name__}")
+    stepped = _check_optimizer(optimizer, params)
+    rule = _accuracy_rule(model, rows, targets, loss, metrics)
+    step = (_compiled_step if compiled else _scalar_step)(model, loss_fn, params, l2)
+    return _Plan(model, rows, targets, loss_fn, optimizer, params, stepped, epochs, batch_size,
+                 shuffle, seed, checked_validation, early_stopping, rule, step, progress)
+
+
+def _accuracy_rule(model: Any, rows: list, targets: list, loss: Any, metrics: Any) -> Any:
+    """How fit turns outputs into labels, ``(predict, truth)``, or False: no accuracy."""
+    if metrics is not None and not metrics:
+        return False
+    # A linear output trained with bce_with_logits gives logits: class 1 when > 0.
+    logits = loss == "bce_with_logits" or getattr(loss, "__name__", "") == \
+        "binary_cross_entropy_with_logits"
+    with _evaluating(model):  # one look at the output width, before any step
+        width = len(_outputs(model, rows[0]))
+    rule = _label_rule(targets, width, 0.0 if logits else None)
+    if not isinstance(rule, str):
+        return rule
+    if metrics:
+        raise ValueError(f"fit: metrics=['accuracy'] needs class labels: {rule} "
+                         f"(got e.g. {targets[0]!r})")
+    return False
+
+
+# --- fit: one batch's checks ---------------------------------------------------------
+
+
+def _bad_input(plan: _Plan, chosen: list[int]) -> str | None:
+    """The first NaN or infinite number among the batch's inputs, in words, or None."""
+    for i in chosen:
+        for j, v in enumerate(plan.rows[i], start=1):
+            number = v.data if isinstance(v, Value) else v
+            if isinstance(number, Real) and not math.isfinite(number):
+                return f"X[{i}] has x{j} = {number}"
+    return None
+
+
+def _where(epoch: int, batch: int, plan: _Plan) -> str:
+    return f"epoch {epoch}, batch {batch} of {plan.batches}"
+
+
+def _diverged(loss: Any, epoch: int, batch: int, plan: _Plan,
+              chosen: list[int]) -> FloatingPointError:
+    bad = _bad_input(plan, chosen)
+    if bad:
+        cause = f"the data: {bad}; drop or fix that sample"
+    else:
+        cause = (f"training diverged. Try a lower learning rate (optimizer.lr = "
+                 f"{getattr(plan.optimizer, 'lr', '?')}), scale the inputs, or use a "
+                 "numerically stable loss (e.g. 'bce_with_logits')")
     return FloatingPointError(
-        f"fit: the loss is {loss} at epoch {epoch}, batch {batch} of {batches}: training "
-        f"diverged. Try a lower learning rate (optimizer.lr = {getattr(optimizer, 'lr', '?')}), "
-        "scale the inputs, or use a numerically stable loss (e.g. 'bce_with_logits'); "
+        f"fit: the loss is {loss} at {_where(epoch, batch, plan)}; likely cause: {cause}; "
         "the weights are those before this batch's step"
     )
+
+
+def _parameter_names(plan: _Plan) -> dict[int, str]:
+    """id(parameter) -> its name (``w1.2.1``...), for messages."""
+    named = getattr(plan.model, "named_parameters", None)
+    pairs = named() if callable(named) else [
+        (p.label or f"parameter {k}", p) for k, p in enumerate(plan.params, start=1)]
+    return {id(p): name for name, p in pairs}
+
+
+def _check_step(plan: _Plan, total_loss: float, epoch: int, batch: int,
+                chosen: list[int]) -> None:
+    """Before the optimizer steps: the loss and every gradient it will use are finite."""
+    if not math.isfinite(total_loss):
+        raise _diverged(total_loss, epoch, batch, plan, chosen)
+    if math.isfinite(sum(map(_grad, plan.stepped))):  # one sum: the usual, quick case
+        return
+    bad = [p for p in plan.stepped if not math.isfinite(p.grad)]
+    if not bad:
+        return  # only the sum overflowed
+    names = _parameter_names(plan)
+    shown = ", ".join(f"{names.get(id(p), p.label)} = {p.grad}" for p in bad[:4])
+    more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
+    data = _bad_input(plan, chosen)
+    if data:
+        cause = (f"the data: {data} (an op such as tanh keeps the loss finite, but its "
+                 "slope 0 times inf is nan); drop or fix that sample")
+    else:
+        cause = ("a derivative that is infinite or undefined at this point (sqrt, log or "
+                 "x ** -1 at 0, an overflowing exp), or weights grown too large: try a "
+                 f"lower learning rate (optimizer.lr = {getattr(plan.optimizer, 'lr', '?')}) "
+                 "or scale the inputs")
+    raise FloatingPointError(
+        f"fit: the gradient is not finite at {_where(epoch, batch, plan)}, though the loss "
+        f"is finite ({total_loss:.6g}): {shown}{more} ({len(bad)} of {len(plan.stepped)} "
+        f"parameters); likely cause: {cause}; the weights are those before this batch's step"
+    )
+
+
+def _grad(p: Value) -> float:
+    return p.grad
+
+
+# --- fit: Ctrl-C ----------------------------------------------------------------------
+
+
+class _CtrlC:
+    """Ctrl-C during ``fit`` ends training at a batch boundary, never inside a step.
+
+    A first Ctrl-C is held: the batch under way finishes (forward, backward and
+    the optimizer's step), then ``boundary()`` raises ``KeyboardInterrupt``.
+    A second one while the first is held acts at once if it comes during a
+    forward and backward pass or the validation (between ``allow()`` and
+    ``hold()``): that batch is dropped, and no weight has moved yet. Anywhere
+    else (the optimizer's step, the bookkeeping, restoring the best weights) a
+    Ctrl-C always waits for the next boundary. It works in the main thread (the
+    one Python delivers signals to) over a Python-level SIGINT handler, which
+    it calls to act (the default one raises ``KeyboardInterrupt``).
+    """
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.open = False
+        self.pending: tuple[int, Any] | None = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # not SIG_IGN / SIG_DFL / a handler set from C
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.pending is not None and self.open:  # pressed twice: stop now
+            self.pending = None
+            self.previous(signum, frame)
+        else:
+            self.pending = (signum, frame)
+
+    def boundary(self) -> None:
+        """A batch boundary: act on a Ctrl-C held since the last one."""
+        if self.pending is not None:
+            signum, frame = self.pending
+            self.pending = None
+            self.previous(signum, frame)
+
+    def allow(self) -> None:
+        """Entering a forward/backward pass or the validation: nothing to undo here."""
+        self.open = True
+
+    def hold(self) -> None:
+        """Leaving it: from here a Ctrl-C waits for the next boundary."""
+        self.open = False
+
+
+# --- fit: the loop ---------------------------------------------------------------------
+
+
+class _Watch:
+    """The best epoch so far (lowest validation loss, or training loss without validation)
+    and early stopping's patience; keeps a copy of the best weights when it stops early."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self.params = plan.params
+        self.patience = plan.early_stopping
+        self.best = math.inf
+        self.waited = 0
+        self.weights: list[float] | None = None
+
+    def stop(self, history: History, epoch: int) -> bool:
+        """Note the epoch's loss; True when early stopping ends training."""
+        watched = history.val_loss if history.val_loss else history.train_loss
+        if watched[-1] < self.best:
+            self.best, history.best_epoch, self.waited = watched[-1], epoch, 0
+            if self.patience is not None:
+                self.weights = [p.data for p in self.params]
+        else:
+            self.waited += 1
+        return self.patience is not None and self.waited >= self.patience
+
+    def restore(self) -> bool:
+        """Put the best epoch's weights back (early stopping only); True if it did."""
+        if self.weights is None:
+            return False
+        for p, data in zip(self.params, self.weights):
+            p.data = data
+        return True
+
+
+@dataclass
+class _Position:
+    """Where training is: for the Ctrl-C message."""
+
+    epoch: int = 0
+    done: int = 0  # batches finished in this epoch
+
+
+def _one_epoch(plan: _Plan, epoch: int, order: list[int], rng: random.Random,
+               ctrl_c: _CtrlC, bar: Any, at: _Position) -> tuple[float, float | None]:
+    """One pass over the training data, batch by batch: (mean loss, accuracy or None)."""
+    model, optimizer = plan.model, plan.optimizer
+    if hasattr(model, "train"):
+        model.train()
+    batches = plan.batches
+    if plan.shuffle and batches > 1:  # one full batch: the order changes nothing
+        rng.shuffle(order)
+    loss_sum, correct = 0.0, 0
+    for batch in range(1, batches + 1):
+        ctrl_c.boundary()
+        chosen = order[(batch - 1) * plan.batch_size: batch * plan.batch_size]
+        xs = [plan.rows[i] for i in chosen]
+        ts = [plan.targets[i] for i in chosen]
+        optimizer.zero_grad()
+        if hasattr(model, "zero_grad"):
+            model.zero_grad()
+        if not is_grad_enabled():  # switched off meanwhile (by another thread?)
+            raise RuntimeError(f"fit: no_grad() was entered during training, at "
+                               f"{_where(epoch, batch, plan)}: {_NO_GRAD}")
+        ctrl_c.allow()  # a second Ctrl-C during the forward and backward drops this batch
+        try:
+            data_loss, total_loss, outputs = plan.step(xs, ts)
+        except OverflowError as error:  # e.g. exp or ** beyond the float range
+            raise _diverged(f"too large ({error})", epoch, batch, plan, chosen) from error
+        finally:
+            ctrl_c.hold()
+        _check_step(plan, total_loss, epoch, batch, chosen)
+        optimizer.step()
+        loss_sum += data_loss * len(chosen)
+        if plan.rule:
+            correct += _count_correct(outputs, ts, plan.rule)
+        if bar is not None:
+            bar.update(1)
+        at.done = batch
+    n = len(plan.rows)
+    return loss_sum / n, (correct / n if plan.rule else None)
+
+
+def _validate(plan: _Plan, validation: tuple[list, list]) -> tuple[float, float | None]:
+    """The validation loss and accuracy (or None), in eval mode, without a graph."""
+    val_rows, val_targets = validation
+    with _evaluating(plan.model):
+        outputs = [_outputs(plan.model, x) for x in val_rows]
+        loss = plan.loss_fn(outputs, val_targets).data
+        floats = [[v.data for v in out] for out in outputs]
+    correct = _count_correct(floats, val_targets, plan.rule) / len(val_rows) if plan.rule \
+        else None
+    return loss, correct
+
+
+def _record(history: History, train: tuple[float, float | None],
+            val: tuple[float, float | None] | None, bar: Any) -> None:
+    """Append one epoch's numbers to the History (and show them on the bar)."""
+    history.train_loss.append(train[0])
+    shown = {"loss": f"{train[0]:.4g}"}
+    if train[1] is not None:
+        history.train_accuracy.append(train[1])
+        shown["acc"] = f"{train[1]:.3f}"
+    if val is not None:
+        history.val_loss.append(val[0])
+        shown["val_loss"] = f"{val[0]:.4g}"
+        if val[1] is not None:
+            history.val_accuracy.append(val[1])
+            shown["val_acc"] = f"{val[1]:.3f}"
+    if bar is not None:
+        bar.set_postfix(shown, refresh=False)
+
+
+def _train(plan: _Plan) -> History:
+    """The loop: epochs of batches, validation, early stopping; Ctrl-C ends it cleanly."""
+    history = History()
+    watch = _Watch(plan)
+    rng = random.Random(plan.seed)
+    order = list(range(len(plan.rows)))
+    was_training = getattr(plan.model, "training", None)
+    bar = _tqdm()(total=plan.epochs * plan.batches, desc=f"epoch 1/{plan.epochs}",
+                  unit="batch") if plan.progress else None
+    at = _Position()
+    with _CtrlC() as ctrl_c:
+        try:
+            for epoch in range(1, plan.epochs + 1):
+                at.epoch, at.done = epoch, 0
+                if bar is not None:
+                    bar.set_description(f"epoch {epoch}/{plan.epochs}", refresh=False)
+                train = _one_epoch(plan, epoch, order, rng, ctrl_c, bar, at)
+                ctrl_c.allow()  # evaluating moves no weight
+                val = None if plan.validation is None else _validate(plan, plan.validation)
+                ctrl_c.hold()
+                _record(history, train, val, bar)
+                if watch.stop(history, epoch):
+                    history.stopped_early = True
+                    if bar is not None:
+                        bar.set_description(f"fit stopped early (best epoch "
+                                            f"{history.best_epoch})")
+                    break
+            ctrl_c.boundary()  # a Ctrl-C held during the last bookkeeping counts too
+        except KeyboardInterrupt:
+            history.interrupted = True
+        finally:
+            if bar is not None:
+                bar.close()
+            if hasattr(plan.model, "eval") and was_training is False:
+                plan.model.eval()
+        restored = watch.restore()  # the best weights (early stopping; after Ctrl-C too)
+        if ctrl_c.pending is not None:
+            history.interrupted = True
+    if history.interrupted:
+        n = history.epochs
+        line = (f"fit interrupted (Ctrl-C) in epoch {at.epoch} after {at.done} of "
+                f"{plan.batches} batches: returning the History of {n} finished epoch"
+                f"{'s' if n != 1 else ''}")
+        if restored:
+            line += f", with the weights of the best epoch ({history.best_epoch}) restored"
+        print(line)
+    return history
 
 
 def fit(
@@ -417,7 +850,8 @@ def fit(
             ``loss(outputs, targets) -> Value`` taking the batch's outputs (a
             list of lists of Values) and targets.
         optimizer: e.g. ``Adam(model.parameters(), lr=0.01)``; default
-            ``SGD(model.parameters(), lr=0.1)``.
+            ``SGD(model.parameters(), lr=0.1)``. It must hold this model's
+            parameters (all or some of them).
         epochs: passes over the data.
         batch_size: samples per gradient step; None = all of them (full batch).
         shuffle: reshuffle the samples every epoch.
@@ -428,8 +862,9 @@ def fit(
             (needs ``validation``). None: train all epochs.
         l2: add ``l2_penalty(parameters, lam=l2)`` (= l2/2 * sum of squared
             parameters) to the loss that is minimised.
-        progress: show a progress bar (tqdm; a widget in notebooks) with the
-            epoch, loss and accuracy. False: print nothing.
+        progress: show a progress bar (tqdm; a widget in notebooks) that moves
+            once per batch, with the epoch, loss and accuracy. False: print
+            nothing (but the one line after a Ctrl-C).
         metrics: ``["accuracy"]`` to measure accuracy (an error if the targets
             are not class labels), ``[]`` for none; None (default) measures it
             when the targets are class labels (see ``accuracy`` for the rule).
@@ -441,139 +876,25 @@ def fit(
     Returns:
         The ``History`` of per-epoch losses and accuracies.
 
+    Ctrl-C (KeyboardInterrupt) ends training cleanly at a batch boundary: the
+    batch under way finishes, step included (a second Ctrl-C during its
+    forward or backward pass drops it instead, before any weight moved). fit
+    then restores the best weights (with early stopping, once an epoch has
+    finished), prints one line saying so, and returns the History of the finished epochs with
+    ``interrupted=True``. (A KeyboardInterrupt raised by your own code, say a
+    loss function, ends training the same way, at once; Ctrl-C itself never
+    lands inside ``optimizer.step()``.)
+
     Raises:
-        FloatingPointError: the loss became NaN or infinite (names the epoch and
-            batch; the weights are those before that batch's step).
+        RuntimeError: fit was called inside ``no_grad()``. fit refuses rather
+            than train nothing (it evaluates without a graph by itself).
+        ValueError: the optimizer holds none of the model's parameters, or
+            parameters the model does not have (it names them); or a bad argument.
+        FloatingPointError: before a step, the loss or a gradient is NaN or
+            infinite: the message names the epoch, the batch, the first
+            parameters affected and the likely cause (e.g. an infinite input);
+            the weights are those before that batch's step.
     """
-    # --- check the arguments, before any work ---
-    if not callable(getattr(model, "parameters", None)):
-        raise TypeError(f"fit: model must have a parameters() method (an nn module), "
-                        f"got {type(model).__name__}")
-    if not callable(model):
-        raise TypeError(f"fit: model must be callable on one sample, got {type(model).__name__}")
-    rows = _rows(X, "fit: X")
-    targets = _targets(y, len(rows), "fit: y")
-    loss_fn = _loss_function(loss)
-    epochs = _int_arg("epochs", epochs, 1)
-    batch_size = len(rows) if batch_size is None else _int_arg("batch_size", batch_size, 1)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
-        raise TypeError(f"fit: seed must be an int or None, got {seed!r}")
-    for name, flag in (("shuffle", shuffle), ("progress", progress), ("compiled", compiled)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"fit: {name} must be True or False, got {flag!r}")
-    if isinstance(l2, bool) or not isinstance(l2, Real) or not 0 <= l2 < math.inf:
-        raise ValueError(f"fit: l2 must be a number >= 0, got {l2!r}")
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("fit: validation must be a pair (X_val, y_val) or None")
-        val_rows = _rows(validation[0], "fit: validation X")
-        val_targets = _targets(validation[1], len(val_rows), "fit: validation y")
-    if early_stopping is not None:
-        early_stopping = _int_arg("early_stopping", early_stopping, 1)
-        if validation is None:
-            raise ValueError("fit: early_stopping watches the validation loss: "
-                             "pass validation=(X_val, y_val) too")
-    if metrics is not None:
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        unknown = [m for m in metrics if m != "accuracy"]
-        if unknown:
-            raise ValueError(f"fit: unknown metric(s) {unknown}; the available one is 'accuracy'")
-    params = list(model.parameters())
-    if optimizer is None:
-        optimizer = SGD(params, lr=0.1)
-    elif not (callable(getattr(optimizer, "step", None))
-              and callable(getattr(optimizer, "zero_grad", None))):
-        raise TypeError(f"fit: optimizer must have step() and zero_grad() (e.g. nn.SGD), "
-                        f"got {type(optimizer).__name__}")
-    # A linear output trained with bce_with_logits gives logits: class 1 when > 0.
-    logits = loss == "bce_with_logits" or getattr(loss, "__name__", "") == \
-        "binary_cross_entropy_with_logits"
-    threshold = 0.0 if logits else None
-    rule = False  # how outputs become labels (False: accuracy not measured)
-    if metrics is None or metrics:
-        with _evaluating(model):  # one look at the output width, before any step
-            width = len(_outputs(model, rows[0]))
-        rule = _label_rule(targets, width, threshold)
-        if isinstance(rule, str):
-            if metrics:
-                raise ValueError(f"fit: metrics=['accuracy'] needs class labels: {rule} "
-                                 f"(got e.g. {targets[0]!r})")
-            rule = False
-    make_step = _compiled_step if compiled else _scalar_step
-    step = make_step(model, loss_fn, params, l2)
-    bar = _tqdm()(total=epochs, desc="fit", unit="epoch") if progress else None
-
-    rng = random.Random(seed)
-    history = History()
-    best_loss, best_weights, waited = math.inf, None, 0
-    was_training = getattr(model, "training", None)
-    order = list(range(len(rows)))
-    batches = math.ceil(len(rows) / batch_size)
-    try:
-        for epoch in range(1, epochs + 1):
-            if hasattr(model, "train"):
-                model.train()
-            if shuffle and batches > 1:  # one full batch: the order changes nothing
-                rng.shuffle(order)
-            loss_sum, correct = 0.0, 0
-            for batch in range(1, batches + 1):
-                chosen = order[(batch - 1) * batch_size: batch * batch_size]
-                xs = [rows[i] for i in chosen]
-                ts = [targets[i] for i in chosen]
-                optimizer.zero_grad()
-                if hasattr(model, "zero_grad"):
-                    model.zero_grad()
-                try:
-                    data_loss, total_loss, outputs = step(xs, ts)
-                except OverflowError as error:  # e.g. exp or ** beyond the float range
-                    raise _diverged(f"too large ({error})", epoch, batch, batches,
-                                    optimizer) from error
-                if not math.isfinite(total_loss):
-                    raise _diverged(total_loss, epoch, batch, batches, optimizer)
-                optimizer.step()
-                loss_sum += data_loss * len(chosen)
-                if rule:
-                    correct += _count_correct(outputs, ts, rule)
-            history.train_loss.append(loss_sum / len(rows))
-            if rule:
-                history.train_accuracy.append(correct / len(rows))
-            shown = {"loss": f"{history.train_loss[-1]:.4g}"}
-            if rule:
-                shown["acc"] = f"{history.train_accuracy[-1]:.3f}"
-
-            if validation is not None:
-                with _evaluating(model):
-                    val_outputs = [_outputs(model, x) for x in val_rows]
-                    val_loss = loss_fn(val_outputs, val_targets).data
-                    val_floats = [[v.data for v in out] for out in val_outputs]
-                history.val_loss.append(val_loss)
-                shown["val_loss"] = f"{val_loss:.4g}"
-                if rule:
-                    history.val_accuracy.append(
-                        _count_correct(val_floats, val_targets, rule) / len(val_rows))
-                    shown["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
-            watched = history.val_loss if validation is not None else history.train_loss
-            if watched[-1] < best_loss:
-                best_loss, history.best_epoch, waited = watched[-1], epoch, 0
-                if early_stopping is not None:
-                    best_weights = [p.data for p in params]
-            else:
-                waited += 1
-            if bar is not None:
-                bar.set_postfix(shown, refresh=False)
-                bar.update(1)
-            if early_stopping is not None and waited >= early_stopping:
-                history.stopped_early = True
-                if bar is not None:
-                    bar.set_description(f"fit stopped early (best epoch {history.best_epoch})")
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-        if hasattr(model, "eval") and was_training is False:
-            model.eval()
-    if best_weights is not None:
-        for p, data in zip(params, best_weights):
-            p.data = data
-    return history
+    plan = _plan(model, X, y, loss, optimizer, epochs, batch_size, shuffle, seed,
+                 validation, early_stopping, l2, progress, metrics, compiled)
+    return _train(plan)

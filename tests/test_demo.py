@@ -207,3 +207,120 @@ def test_demo_without_dot_writes_dot_and_hint(tmp_path):
     assert "dot -Tsvg" in result.stdout
     assert (out / "explanation.html").exists() and (out / "decision_boundary.png").exists()
     json.loads((out / "model.json").read_text())
+
+
+# --- the output folder: checked before training, never someone else's files -------------
+
+
+def _run_in_process(argv, monkeypatch, capsys, train_allowed=True):
+    import nn.demo as demo
+
+    if not train_allowed:
+        def no_training(args):
+            raise AssertionError("the demo trained before checking --out")
+
+        monkeypatch.setattr(demo, "train", no_training)
+    code = demo.main([*QUICK, *argv])
+    return code, capsys.readouterr()
+
+
+def test_an_unwritable_out_fails_in_one_line_before_training(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # as a read-only folder would
+    code, out = _run_in_process(["--out", str(tmp_path / "out")], monkeypatch, capsys,
+                                train_allowed=False)
+    assert code == 2
+    assert out.err.splitlines() == [f"chainrule demo: error: --out {tmp_path / 'out'} is not "
+                                    "a writable folder (Permission denied); give another --out"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write into a read-only folder; the monkeypatched test "
+                           "above stands in")
+def test_a_read_only_out_fails_in_one_line(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        code, out = _run_in_process(["--out", str(folder)], monkeypatch, capsys,
+                                    train_allowed=False)
+    finally:
+        folder.chmod(0o700)
+    assert code == 2 and len(out.err.splitlines()) == 1 and "not a writable folder" in out.err
+
+
+@pytest.mark.parametrize("where, message", [("a-file", "is a file; give a folder"),
+                                            ("a-file/sub", "is not a writable folder")])
+def test_out_that_cannot_be_a_folder_fails_in_one_line(tmp_path, monkeypatch, capsys, where,
+                                                        message):
+    (tmp_path / "a-file").write_text("mine")
+    code, out = _run_in_process(["--out", str(tmp_path / where)], monkeypatch, capsys,
+                                train_allowed=False)
+    assert code == 2 and len(out.err.splitlines()) == 1 and message in out.err, out.err
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_the_demo_never_overwrites_a_file_it_did_not_write(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "model.json").write_text("my own model")
+    (folder / "notes.txt").write_text("mine too")
+    code, out = _run_in_process(["--out", str(folder)], monkeypatch, capsys,
+                                train_allowed=False)
+    assert code == 2
+    assert out.err.splitlines() == [
+        f"chainrule demo: error: --out {folder} holds model.json, which the demo did not "
+        "write (or which changed since); give a new --out folder, or --force to overwrite them"]
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "notes.txt"]
+    assert (folder / "model.json").read_text() == "my own model"
+
+
+def test_the_demo_rewrites_its_own_files_and_force_overwrites(demo, tmp_path, monkeypatch,
+                                                              capsys):
+    from nn import load_model
+
+    folder = tmp_path / "again"
+    shutil.copytree(demo[0], folder)
+    (folder / "notes.txt").write_text("mine")  # other names are never touched
+    code, _ = _run_in_process(["--out", str(folder)], monkeypatch, capsys)
+    assert code == 0  # every file there is one the demo wrote
+    (folder / "loss_curve.png").write_bytes(b"changed by hand")
+    code, out = _run_in_process(["--out", str(folder)], monkeypatch, capsys)
+    assert code == 2 and "holds loss_curve.png, which the demo did not write" in out.err
+    assert (folder / "loss_curve.png").read_bytes() == b"changed by hand"
+    (folder / ".chainrule-demo.json").write_text("not a manifest")
+    code, out = _run_in_process(["--out", str(folder)], monkeypatch, capsys)
+    assert code == 2 and "holds .chainrule-demo.json, " in out.err
+    code, _ = _run_in_process(["--out", str(folder), "--force"], monkeypatch, capsys)
+    assert code == 0
+    png_size(folder / "loss_curve.png")
+    load_model(folder / "model.json")
+    assert (folder / "notes.txt").read_text() == "mine"
+    manifest = json.loads((folder / ".chainrule-demo.json").read_text())
+    assert set(manifest["files"]) == {p.name for p in folder.iterdir()} - {
+        ".chainrule-demo.json", "notes.txt"}
+
+
+def test_every_file_of_the_demo_is_written_atomically(tmp_path, monkeypatch, capsys):
+    import nn.demo as demo
+    from engine.teach import files
+
+    written = []
+    real = files.atomic_write
+
+    def recording(path, data, **kwargs):
+        written.append(Path(path).name)
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(files, "atomic_write", recording)  # model.save goes through here
+    monkeypatch.setattr(demo, "atomic_write", recording)
+    monkeypatch.setattr("nn.module.atomic_write", recording)
+    folder = tmp_path / "out"
+    code, _ = _run_in_process(["--out", str(folder)], monkeypatch, capsys)
+    assert code == 0
+    assert {p.name for p in folder.iterdir()} == set(written)  # nothing written otherwise
+    assert {"decision_boundary.png", "loss_curve.png", "model.json"} <= set(written)

@@ -108,3 +108,26 @@ def test_errors():
         log_softmax([Value(1.0), "2"])
     with pytest.raises(TypeError, match="softplus needs a Value"):
         softplus(1.0)
+
+
+INF = float("inf")
+
+
+@pytest.mark.parametrize("xs", [[INF, INF], [-INF, -INF], [-INF], [INF, 1.0], [-INF, 1.0],
+                                [INF, -INF], [INF]])
+def test_logsumexp_of_infinities_matches_torch(xs):
+    torch = torch_or_skip()
+    leaves = [Value(x) for x in xs]
+    out = logsumexp(leaves)
+    out.backward()
+    t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    expected = torch.logsumexp(t, 0)
+    expected.backward()
+    assert out.data == expected.item()  # +inf or -inf, never nan
+    for ours, theirs in zip([v.grad for v in leaves], t.grad.tolist()):
+        assert ours == theirs or (math.isnan(ours) and math.isnan(theirs)), (xs, ours, theirs)
+
+
+def test_logsumexp_of_all_infinities_without_torch():
+    assert logsumexp([Value(INF), Value(INF)]).data == INF
+    assert logsumexp([Value(-INF), Value(-INF)]).data == -INF

@@ -89,17 +89,33 @@ def test_elementwise_losses_match_central_differences(name):
     assert grads == pytest.approx(central_difference(f, flat), abs=1e-6)
 
 
-def test_bce_is_clamped_like_torch():
+SATURATION = [(0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0), (1e-50, 1.0), (0.0, 0.5),
+              (0.0, 0.3), (1.0, 0.3), (1e-13, 1.0), (1e-13, 0.0), (1 - 1e-13, 0.0),
+              (2e-12, 1.0), (0.5, 1.0), (1e-300, 0.7)]
+
+
+@pytest.mark.parametrize("p, y", SATURATION)
+def test_bce_value_and_gradient_match_torch_at_saturation(p, y):
     torch = torch_or_skip()
     F = torch.nn.functional
-    for p, y in [(0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0), (1e-50, 1.0), (0.0, 0.5)]:
-        v = Value(p)
-        loss = binary_cross_entropy(v, y)
-        expected = F.binary_cross_entropy(torch.tensor([p], dtype=torch.float64),
-                                          torch.tensor([y], dtype=torch.float64)).item()
-        assert loss.data == pytest.approx(expected, rel=1e-12), (p, y)
-        loss.backward()
-        assert v.grad == v.grad and abs(v.grad) < float("inf")  # finite, never log(0)
+    v = Value(p)
+    loss = binary_cross_entropy(v, y)
+    loss.backward()
+    t = torch.tensor([p], dtype=torch.float64, requires_grad=True)
+    expected = F.binary_cross_entropy(t, torch.tensor([y], dtype=torch.float64))
+    expected.backward()
+    # (PyTorch takes log1p(-p); our log(1 - p) rounds 1 - p first: off by < 1e-16 for tiny p)
+    assert loss.data == pytest.approx(expected.item(), rel=1e-12, abs=1e-16), (p, y)
+    assert v.grad == pytest.approx(t.grad.item(), rel=1e-9), (p, y)  # clamped like PyTorch's
+
+
+def test_bce_saturated_slope_is_documented():
+    from nn.losses import BCE_GRAD_EPS
+
+    assert BCE_GRAD_EPS == pytest.approx(1e-12, rel=1e-7) and BCE_GRAD_EPS != 1e-12
+    v = Value(0.0)
+    binary_cross_entropy(v, 1.0).backward()
+    assert v.grad == -1.0 / BCE_GRAD_EPS  # (p - y) / eps, as the docstring says
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -177,6 +193,9 @@ def test_numpy_targets():
     np = pytest.importorskip("numpy", reason="numpy not installed")
     outs = [[Value(0.5)], [Value(1.5)]]
     assert mse_loss(outs, np.array([1.0, 1.0])).data == pytest.approx(0.25)
+    # a 0-d array is one number (iterating it would raise)
+    assert mse_loss([Value(3.0)], np.array(1.0)).data == 4.0
+    assert mse_loss(outs, [np.array(1.0), np.float64(1.0)]).data == pytest.approx(0.25)
     assert cross_entropy([Value(0.0), Value(0.0)], np.int64(1)).data == pytest.approx(0.6931471805599453)
 
 
@@ -200,6 +219,11 @@ def test_numpy_targets():
     (lambda: cross_entropy([0.0, 1.0], 0), TypeError, "logits must be Values"),
     (lambda: l2_penalty([Value(1.0)], lam=-1), ValueError, "lam"),
     (lambda: l2_penalty([1.0]), TypeError, "needs Values"),
+    (lambda: l2_penalty(3, 1), TypeError, "l2_penalty: parameters must be a list of Values "
+                                          "or a module .*got int 3"),
+    (lambda: l2_penalty([Value(1.0)], lam="a"), TypeError, "l2_penalty: lam must be a number"),
+    (lambda: l2_penalty([Value(1.0)], lam=float("inf")), ValueError, "finite number"),
+    (lambda: mse_loss([Value(1.0)], True), TypeError, "must be a number .*got bool True"),
 ])
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):

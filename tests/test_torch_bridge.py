@@ -143,3 +143,17 @@ def test_importing_nn_does_not_import_torch():
     code = "import sys, nn; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_from_torch_refuses_nan_weights():
+    torch = torch_or_skip()
+    seq = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    with torch.no_grad():
+        seq[2].weight[0, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"module 2 \(Linear\): weight\[0, 1\] is nan"):
+        from_torch(seq)
+    with torch.no_grad():
+        seq[2].weight[0, 1] = 0.0
+        seq[0].bias[2] = float("inf")
+    with pytest.raises(ValueError, match=r"module 0 \(Linear\): bias\[2\] is inf"):
+        from_torch(seq)

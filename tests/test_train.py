@@ -7,7 +7,7 @@ import pytest
 from oracles import torch_or_skip
 
 import nn
-from engine import Value, is_grad_enabled
+from engine import Value, is_grad_enabled, no_grad
 from nn import (
     SGD,
     Adam,
@@ -523,3 +523,336 @@ def test_mlp_training_matches_torch_on_the_same_batches(make, name, kwargs):
         shuffle=False, progress=False)
     expected = [p.data for p in nn.from_torch(seq).parameters()]
     assert [p.data for p in model.parameters()] == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+# --- fit never trains nothing -------------------------------------------------------
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fit_refuses_to_run_under_no_grad(compiled):
+    if compiled:
+        pytest.importorskip("numpy")
+    X, y = make_moons(20, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    with no_grad():
+        with pytest.raises(RuntimeError, match=r"fit: called inside no_grad\(\).*outside"):
+            fit(model, X, y, epochs=2, progress=False, compiled=compiled)
+    assert model.state_dict() == before
+
+
+def test_no_grad_entered_during_fit_is_an_error_naming_the_batch():
+    X, y = lecture_table()
+    entered = []
+
+    def loss(outputs, targets):  # a careless loss that leaves no_grad() on after batch 2
+        value = mse(outputs, targets)
+        if len(entered) == 0 and loss.calls == 2:
+            block = no_grad()
+            block.__enter__()
+            entered.append(block)
+        loss.calls += 1
+        return value
+
+    loss.calls = 1
+    try:
+        with pytest.raises(RuntimeError, match=r"no_grad\(\) was entered during training, "
+                                               r"at epoch 1, batch 3 of 3"):
+            fit(StandIn([2, 1]), X, y, loss=loss, epochs=2, batch_size=1, shuffle=False,
+                progress=False)
+    finally:
+        for block in entered:
+            block.__exit__(None, None, None)
+    assert is_grad_enabled()
+
+
+def test_an_optimizer_of_another_model_is_refused():
+    X, y = lecture_table()
+    model, other = StandIn([2, 1], seed=0), StandIn([2, 1], seed=1)
+    before = weights(model)
+    with pytest.raises(ValueError, match=r"holds none of this model's parameters.*"
+                                         r"SGD\(model.parameters\(\), ...\)"):
+        fit(model, X, y, loss=mse, optimizer=SGD(other.parameters(), lr=0.1), progress=False)
+    stray = Value(0.5, label="stray")
+    with pytest.raises(ValueError, match=r"holds 1 parameter\(s\) the model does not have "
+                                         r"\(stray\)"):
+        fit(model, X, y, loss=mse, optimizer=SGD(model.parameters() + [stray], lr=0.1),
+            progress=False)
+    assert weights(model) == before
+
+
+def test_an_optimizer_of_some_of_the_parameters_trains_only_those():
+    X, y = lecture_table()
+    model = StandIn([2, 2, 1], seed=0)
+    first_layer = model.parameters()[:6]
+    frozen = [p.data for p in model.parameters()[6:]]
+    fit(model, X, y, loss=mse, optimizer=SGD(first_layer, lr=0.1), epochs=3, progress=False)
+    assert [p.data for p in model.parameters()[6:]] == frozen
+    assert [p.data for p in first_layer] != [0.0] * 6
+
+
+# --- a non-finite gradient never reaches the weights ------------------------------------
+
+
+def _moons_with_an_infinite_input(where=33):
+    X, y = make_moons(40, noise=0.1, seed=0)
+    X[where] = [math.inf, X[where][1]]
+    return X, y
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_nan_gradient_with_a_finite_loss_is_caught_before_the_step(compiled):
+    if compiled:
+        pytest.importorskip("numpy")
+    X, y = _moons_with_an_infinite_input(33)  # batch 4 of 4 (batches of 10, in order)
+    model = nn.MLP(2, [4, 1], seed=0)
+    with pytest.raises(FloatingPointError) as caught:
+        fit(model, X, y, loss="mse", epochs=2, batch_size=10, shuffle=False, progress=False,
+            compiled=compiled)
+    message = str(caught.value)
+    assert "epoch 1, batch 4 of 4" in message
+    assert "though the loss is finite" in message
+    assert "w1.1.1 = nan" in message  # the weights the inf input reaches
+    assert "X[33] has x1 = inf" in message and "drop or fix that sample" in message
+    assert "the weights are those before this batch's step" in message
+    # the weights are exactly those after the 3 good batches
+    reference = nn.MLP(2, [4, 1], seed=0)
+    fit(reference, X[:30], y[:30], loss="mse", epochs=1, batch_size=10, shuffle=False,
+        progress=False, compiled=compiled)
+    assert model.state_dict() == reference.state_dict()
+
+
+def test_an_infinite_derivative_names_the_parameter_and_the_likely_cause():
+    w = Value(0.0, label="w")
+
+    class Root:
+        def parameters(self):
+            return [w]
+
+        def __call__(self, x):
+            return [(w ** 0.5) * x[0]]  # d sqrt(w)/dw at 0 is inf, the loss is finite
+
+    with pytest.raises(FloatingPointError, match=r"batch 1 of 1.*w = -?inf.*1 of 1 parameters"
+                                                 r".*infinite or undefined at this point"):
+        fit(Root(), [[1.0]], [1.0], loss=mse, epochs=1, progress=False)
+    assert w.data == 0.0
+
+
+def test_a_nan_loss_from_an_infinite_input_names_the_sample():
+    X, y = lecture_table()
+    X = [list(x) for x in X]
+    X[1][0] = math.nan
+    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 1, batch 1 of 1; "
+                                                 r"likely cause: the data: X\[1\] has x1 = nan"):
+        fit(StandIn([2, 1]), X, y, loss=mse, epochs=1, progress=False)
+
+
+# --- Ctrl-C --------------------------------------------------------------------------
+
+
+class Recording(SGD):
+    """SGD that keeps the weights after every step (snapshots[0]: before the first)."""
+
+    def __init__(self, params, lr, during_step=None):
+        super().__init__(params, lr=lr)
+        self.snapshots = [[p.data for p in self.params]]
+        self.during_step = during_step  # called halfway through each step
+
+    def step(self):
+        self.steps += 1
+        half = len(self.params) // 2
+        for p in self.params[:half]:
+            p.data -= self.lr * p.grad
+        if self.during_step is not None:
+            self.during_step(self.steps)
+        for p in self.params[half:]:
+            p.data -= self.lr * p.grad
+        self.snapshots.append([p.data for p in self.params])
+
+
+def test_ctrl_c_raised_in_a_step_returns_the_history_so_far(monkeypatch, capsys):
+    from nn import train
+
+    real = train._scalar_step
+    calls = []
+
+    def interrupted_step(*args):
+        step = real(*args)
+
+        def run(xs, ts):
+            calls.append(1)
+            if len(calls) == 8:  # epoch 3, batch 2 of 3: half a forward pass, no step
+                raise KeyboardInterrupt
+            return step(xs, ts)
+
+        return run
+
+    monkeypatch.setattr(train, "_scalar_step", interrupted_step)
+    X, y = make_moons(30, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = Recording(model.parameters(), lr=0.1)
+    history = fit(model, X, y, optimizer=opt, epochs=10, batch_size=10, progress=False)
+    assert history.interrupted and not history.stopped_early
+    assert history.epochs == 2 and len(history.train_accuracy) == 2
+    assert len(opt.snapshots) == 1 + 7  # 7 whole steps, and the weights after the 7th
+    assert [p.data for p in model.parameters()] == opt.snapshots[-1]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["fit interrupted (Ctrl-C) in epoch 3 after 1 of 3 batches: returning "
+                     "the History of 2 finished epochs"]
+    assert "interrupted" in repr(history) and history.as_dict()["interrupted"] is True
+
+
+def test_ctrl_c_during_the_optimizer_step_waits_for_the_whole_step(capsys):
+    signal = pytest.importorskip("signal")
+    X, y = make_moons(30, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+
+    def press_ctrl_c(step):
+        if step == 5:
+            signal.raise_signal(signal.SIGINT)  # halfway through step 5
+
+    opt = Recording(model.parameters(), lr=0.1, during_step=press_ctrl_c)
+    history = fit(model, X, y, optimizer=opt, epochs=10, batch_size=10, progress=False)
+    assert history.interrupted and history.epochs == 1
+    assert opt.steps == 5 and len(opt.snapshots) == 6
+    assert [p.data for p in model.parameters()] == opt.snapshots[5]  # step 5 whole
+    assert "in epoch 2 after 2 of 3 batches" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handed back
+
+
+def test_ctrl_c_with_early_stopping_restores_the_best_weights(capsys):
+    signal = pytest.importorskip("signal")
+    X, y = make_moons(20, seed=0)
+    Xv, yv = make_moons(20, seed=5)
+    model = nn.MLP(2, [3, 1], seed=0)
+
+    def press_ctrl_c(step):
+        if step == 11:  # epoch 6, batch 1 of 2
+            signal.raise_signal(signal.SIGINT)
+
+    opt = Recording(model.parameters(), lr=0.5, during_step=press_ctrl_c)
+    history = fit(model, X, y, optimizer=opt, epochs=50, batch_size=10, progress=False,
+                  validation=(Xv, yv), early_stopping=40)
+    assert history.interrupted and history.epochs == 5 and len(history.val_loss) == 5
+    best = history.best_epoch
+    assert history.val_loss[best - 1] == min(history.val_loss)
+    assert [p.data for p in model.parameters()] == opt.snapshots[2 * best]
+    assert opt.snapshots[2 * best] != opt.snapshots[-1]
+    assert f"weights of the best epoch ({best}) restored" in capsys.readouterr().out
+
+
+SIGINT_RUN = r"""
+import json, sys, time
+import nn
+
+early, compiled = sys.argv[1] == "early", sys.argv[2] == "compiled"
+
+class Recording(nn.SGD):
+    # SGD that takes its time halfway through each step, where a Ctrl-C must not land
+    def step(self):
+        self.steps += 1
+        half = len(self.params) // 2
+        for p in self.params[:half]:
+            p.data -= self.lr * p.grad
+        time.sleep(0.002)
+        for p in self.params[half:]:
+            p.data -= self.lr * p.grad
+        self.snapshots.append([p.data for p in self.params])
+        if len(self.snapshots) == 2:
+            print("started", flush=True)
+
+X, y = nn.make_moons(60, seed=0)
+Xv, yv = nn.make_moons(30, seed=1)
+model = nn.MLP(2, [8, 1], seed=0)
+opt = Recording(model.parameters(), lr=0.05)
+opt.snapshots = [[p.data for p in model.parameters()]]
+history = nn.fit(model, X, y, loss="mse", optimizer=opt, epochs=10**6, batch_size=10,
+                       progress=False, compiled=compiled,
+                       validation=(Xv, yv) if early else None,
+                       early_stopping=10**6 if early else None)
+final = [p.data for p in model.parameters()]
+best = history.best_epoch  # None if no epoch finished: no best weights to restore yet
+expected = opt.snapshots[6 * best] if early and best else opt.snapshots[-1]
+print(json.dumps({
+    "interrupted": history.interrupted,
+    "whole_steps": opt.steps == len(opt.snapshots) - 1,
+    "weights": final == expected,
+    "lists": len(history.train_loss) == len(history.train_accuracy) == history.epochs
+             and len(history.val_loss) == (history.epochs if early else 0),
+}))
+"""
+
+
+def test_sigint_at_random_moments_of_fit_in_a_subprocess():
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rng = random.Random()
+    runs = []
+    for k in range(6):
+        mode = ["early" if k % 2 else "plain", "compiled" if k % 3 == 2 else "scalar"]
+        if mode[1] == "compiled":
+            pytest.importorskip("numpy")
+        process = subprocess.Popen([sys.executable, "-c", SIGINT_RUN, *mode],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline() == "started\n", process.stderr.read()
+        time.sleep(rng.uniform(0.0, 0.4))
+        process.send_signal(signal.SIGINT)
+        runs.append((mode, process))
+    for mode, process in runs:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, f"{mode}: {out!r} {err!r}"
+        lines = out.splitlines()
+        assert len(lines) == 2 and lines[0].startswith("fit interrupted (Ctrl-C) in epoch "), \
+            (mode, out)
+        assert json.loads(lines[1]) == {"interrupted": True, "whole_steps": True,
+                                        "weights": True, "lists": True}, mode
+
+
+@pytest.mark.parametrize("presses, steps", [(1, 5), (2, 4)])
+def test_ctrl_c_in_a_forward_pass_finishes_the_batch_and_twice_drops_it(presses, steps):
+    signal = pytest.importorskip("signal")
+    calls = []
+
+    def loss(outputs, targets):
+        calls.append(1)
+        if len(calls) == 5:  # epoch 2, batch 2 of 3
+            for _ in range(presses):
+                signal.raise_signal(signal.SIGINT)
+        return nn.mse_loss(outputs, targets)
+
+    X, y = make_moons(30, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = Recording(model.parameters(), lr=0.1)
+    history = fit(model, X, y, loss=loss, optimizer=opt, epochs=10, batch_size=10,
+                  progress=False)
+    assert history.interrupted and history.epochs == 1
+    assert opt.steps == steps  # once: batch 5 finished, step included; twice: dropped
+    assert [p.data for p in model.parameters()] == opt.snapshots[-1]
+
+
+# --- progress per batch ----------------------------------------------------------------
+
+
+def test_progress_bar_moves_per_batch_and_shows_the_epoch(capsys):
+    pytest.importorskip("tqdm")
+    X, y = make_moons(40, seed=0)
+    fit(nn.MLP(2, [3, 1], seed=0), X, y, epochs=2, batch_size=10)
+    err = capsys.readouterr().err
+    assert "8/8" in err and "epoch 2/2" in err and "batch" in err
+
+
+# --- accuracy's threshold ------------------------------------------------------------
+
+
+def test_accuracy_threshold_must_be_a_number():
+    model = Fixed([[0.7], [0.3]])
+    with pytest.raises(TypeError, match="accuracy: threshold must be a number.*str 'a'"):
+        accuracy(model, [[0], [1]], [1, 0], threshold="a")
+    with pytest.raises(TypeError, match="threshold must be a number"):
+        accuracy(model, [[0], [1]], [1, 0], threshold=True)
+    with pytest.raises(ValueError, match="threshold is nan"):
+        accuracy(model, [[0], [1]], [1, 0], threshold=math.nan)
