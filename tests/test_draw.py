@@ -12,6 +12,7 @@ from random_graphs import programs, run
 
 from engine import Graph, Value, backward_order, dot_available, draw_graph
 from engine.teach.draw import HIGHLIGHT, ROLE_COLOURS, grad_colour
+from engine.teach.notation import number
 
 needs_dot = pytest.mark.skipif(
     not dot_available(), reason="Graphviz's dot is not installed (CI installs it)"
@@ -123,7 +124,7 @@ def test_random_graphs_same_text_every_build_and_one_node_per_value(program):
     for v in order:
         for position, (i, local) in enumerate(zip(v.inputs, v.local_grads)):
             [edge] = [e for e in es if attr(e[2], "id") == g.edge_id(v, position)]
-            assert edge[0] == g.node_id(i) and edge_label(edge[2]) == f"{local:.4g}"
+            assert edge[0] == g.node_id(i) and edge_label(edge[2]) == number(local)
 
 
 def test_op_symbols_and_pow_constant():

@@ -66,6 +66,7 @@ def test_every_number_is_what_backward_computes(program):
         assert bits(step.grad) == bits(replay[input_b])
         assert step.formula == step.node.rule.derivatives[step.position]
         assert step.latex == step.node.rule.derivatives_latex[step.position]
+        assert step.local_formula == explanation.notation.local_formula(step.node, step.position)
 
 
 def test_leaves_accumulate_like_backward():
@@ -202,7 +203,10 @@ def test_long_explanations_are_shortened_in_notebooks_only():
         y = y * 0.99 + x
     e = explain(y)
     assert len(e) == 600
-    assert len(str(e).splitlines()) == 4 + 600  # title, blank, header, rule, rows
+    lines = str(e).splitlines()
+    # title, blank, header, rule, 600 rows, then the definitions of the short names
+    assert lines[4].split()[0] == "1" and lines[603].split()[0] == "600"
+    assert lines[604] == "where" and all(line.startswith("  v") for line in lines[605:])
     assert "400 more steps" in e._repr_html_()
     assert "400 more steps" in e.text(max_rows=200)
 
@@ -281,7 +285,9 @@ def test_stepper_without_ipywidgets_says_what_to_install(monkeypatch):
     (lambda a, b, c, d: a * b / c, "a * b / c"),
     (lambda a, b, c, d: a / (b * c), "a / (b * c)"),
     (lambda a, b, c, d: (a - b) - (c - d), "a - b - (c - d)"),
-    (lambda a, b, c, d: (a + b) ** c, "(a + b) ^ c"),
+    (lambda a, b, c, d: (a + b) ** c, "(a + b)^c"),
+    (lambda a, b, c, d: a ** 2 * -b, "a^2 * (-b)"),
+    (lambda a, b, c, d: (a * b).tanh(), "tanh(a * b)"),  # never tanh((a * b))
     (lambda a, b, c, d: -(a + b), "-(a + b)"),
 ])
 def test_names_have_only_the_parentheses_precedence_needs(build, name):
@@ -308,5 +314,6 @@ def test_sentence_reads_as_arithmetic():
     # a constant local derivative is written once; a negative number as a factor
     # gets parentheses; a formula with operators is one parenthesised factor
     assert "d(c)/d(tanh(a)) = 1 * (-1) = -1;" in sentences[1]
-    assert "= (-1) * (1 - tanh(a)^2) = (-1) * 0.0706508 = -0.0706508;" in sentences[2]
-    assert sentences[3].endswith("= 1 * b = 1 * (-3) = -3; now grad(a) = -3.07065")
+    # 1 - tanh(2)^2 = 0.0706508..., written with the notation's 4 significant digits
+    assert "= (-1) * (1 - tanh(a)^2) = (-1) * 0.07065 = -0.07065;" in sentences[2]
+    assert sentences[3].endswith("= 1 * b = 1 * (-3) = -3; now grad(a) = -3.071")

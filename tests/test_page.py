@@ -6,8 +6,8 @@ import re
 import shutil
 
 from engine import Value, explain
+from engine.teach.notation import number
 from engine.teach.page import INSTALL_GRAPHVIZ, render_page
-from engine.teach.tables import number
 
 HAS_DOT = shutil.which("dot") is not None
 EVIL = '</script><script>alert(1)</script>"]; x [label=<<b>pwn</b>>'
