@@ -48,7 +48,6 @@ def test_committed_svg_shows_the_committed_dot(name):
     dot_ids = re.findall(r'\[id="(\w+)"', source)
     assert sorted(dot_ids + ["graph0"]) == ids
     if dot_available():
-        pytest.importorskip("graphviz")
         from engine.teach.draw import _render
 
         assert svg_content(_render(source, "svg").decode()) == (ids, texts)

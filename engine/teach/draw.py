@@ -62,8 +62,10 @@ INSTALL_HINT = (
 )
 
 #: Largest estimated layout cost (``LayoutCost.total``) rendered without ``force=True``.
-#: A 2-16-16-1 MLP on one sample, drawn in full, costs about 10,000 and takes ~1 s.
-LAYOUT_LIMIT = 15_000
+#: Measured with Graphviz 2.43: a 2-16-16-1 MLP on one sample, drawn in full, costs
+#: about 7,100 and takes ~1 s; the 352-value graph above costs 21,100 (minutes); the
+#: worst graph measured under 10,000 took 13 s, every one over it more than 60 s.
+LAYOUT_LIMIT = 10_000
 #: Seconds ``dot`` may run before rendering gives up (``None``: no limit).
 RENDER_TIMEOUT: float | None = 20.0
 
@@ -316,7 +318,8 @@ def inline_svg(svg: str) -> str:
     return svg.strip()
 
 
-def _render(source: str, format: str, timeout: float | None, cost: LayoutCost) -> bytes:
+def _render(source: str, format: str, timeout: float | None = RENDER_TIMEOUT,
+            cost: LayoutCost | None = None) -> bytes:
     """Run ``dot -T<format>`` on ``source``, stopped (killed) after ``timeout`` seconds."""
     dot = shutil.which("dot")
     if dot is None:
@@ -326,8 +329,9 @@ def _render(source: str, format: str, timeout: float | None, cost: LayoutCost) -
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise GraphTooLarge(
-            f"Graphviz's dot did not finish laying out this graph within {timeout} s "
-            f"({cost}); {_DRAW_LESS}; or allow longer: .svg(timeout=120)"
+            f"Graphviz's dot did not finish laying out this graph within {timeout} s"
+            + (f" ({cost})" if cost is not None else "")
+            + f"; {_DRAW_LESS}; or allow longer: .svg(timeout=120)"
         ) from None
     except OSError as error:  # pragma: no cover - dot removed or not executable meanwhile
         raise RuntimeError(f"Graphviz's `dot` could not be run ({error}); {INSTALL_HINT}") from None

@@ -98,7 +98,7 @@ class Step:
         """``where v8 = ...`` for the short names this step uses, or ``""``."""
         if self.notation is None:
             return ""
-        return self.notation.where((self.node, self.input), (self.local_formula,))
+        return self.notation.where_text((self.node, self.input), (self.local_formula,))
 
     def sentence(self) -> str:
         """The step in words and numbers, e.g. for a caption.
@@ -297,7 +297,7 @@ class Explanation(Sequence):
         """What step 0 says: the root's gradient is seeded."""
         root = self.names[self.root]
         said = f"Start: grad({root}) = {number(self.seed)} (d {root} / d itself)"
-        where = self.notation.where((self.root,))
+        where = self.notation.where_text((self.root,))
         return f"{said} ({where})" if where else said
 
     def _title(self) -> str:

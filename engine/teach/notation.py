@@ -483,8 +483,9 @@ class Notation:
         Every short name among the names of ``nodes`` or appearing in ``texts``,
         and the short names their definitions use in turn, innermost first.
         """
-        wanted: set[Value] = {n for n in nodes if n in self._defined}
+        wanted: set[Value] = set()
         pattern = re.compile(rf"\b{re.escape(self.prefix)}(\d+)\b")
+        texts = [self.name(n) for n in nodes] + list(texts)  # a name may hold v<k>: tanh(v9)
         for text in texts:
             for m in pattern.finditer(text):
                 k = int(m.group(1))
