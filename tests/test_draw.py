@@ -37,7 +37,7 @@ def nodes(source: str) -> dict[str, str]:
 
 def edges(source: str) -> list[tuple[str, str, str]]:
     """(tail, head, attribute text) for every edge, in order."""
-    return [m.groups() for m in map(EDGE.match, source.splitlines()) if m]
+    return [(m[1], m[2], m[3]) for m in map(EDGE.match, source.splitlines()) if m]
 
 
 def attr(attrs: str, name: str) -> str | None:
@@ -378,7 +378,9 @@ def cluster_of(source: str) -> dict[str, tuple[str, ...]]:
         elif line.strip() == "}" and stack:
             stack.pop()
         elif stack and line.strip().startswith("graph [label=<"):
-            stack[-1] = re.search(r"label=<([^>]*)>", line).group(1)
+            found = re.search(r"label=<([^>]*)>", line)
+            assert found, line
+            stack[-1] = found.group(1)
         else:
             m = NODE.match(line)
             if m and not EDGE.match(line) and m.group(1) not in ("graph", "node", "edge"):

@@ -209,14 +209,12 @@ def test_every_rule_is_written_by_its_templates_in_text_and_latex():
     x, y = Value(0.7, label="x"), Value(1.3, label="y")
     p, q = x + y, x * y  # operands that need parentheses in some places
     for rule in RULES.values():
-        operands = (p, q)[:rule.arity]
         if rule.name == "pow_const":
             node = p ** 3
         elif rule.arity == 1:
-            node = getattr(p, "_unary")(rule.name)
+            node = p._unary(rule.name)
         else:
-            node = getattr(p, "_binary")(rule.name, q)
-        del operands
+            node = p._binary(rule.name, q)
         n = Notation(node)
         with precision(17):
             env = {"x": 0.7, "y": 1.3}

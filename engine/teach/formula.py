@@ -67,7 +67,9 @@ def formula(root: Value, *, max_inline: int = 30) -> str:
         if node.is_leaf():
             texts[node] = notation.piece(node)
             continue
-        text = write(node, node.rule.expression, [texts[i] for i in node.inputs])
+        rule = node.rule
+        assert rule is not None  # not a leaf
+        text = write(node, rule.expression, [texts[i] for i in node.inputs])
         shared = node is not root and uses.get(node, 0) > 1
         if shared and node.label:
             name = notation.name(node)

@@ -263,14 +263,14 @@ def gradcheck(f: Callable[..., Value], inputs: Any, eps: float = 1e-6,
         try:
             with no_grad():
                 v.data = original + eps
-                up = _scalar(call(values))
-                if up is out:
+                nudged = _scalar(call(values))
+                if nudged is out:
                     raise ValueError(
                         "gradcheck: f returned the same Value twice; it must rebuild the "
                         "expression from the inputs on every call (e.g. lambda: loss(model), "
                         "not lambda: loss)"
                     )
-                up = up.data
+                up = nudged.data
                 v.data = original - eps
                 down = _scalar(call(values)).data
         finally:
