@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import Value
+from engine.teach.notation import current_digits, magnitude, number, visible
 
 from .layers import MLP
 from .losses import LOSSES
@@ -62,17 +63,19 @@ class LayerRecord:
         """This layer's number in the notes, which count the input as layer 1."""
         return self.layer + 1
 
-    def table(self, digits: int = 6) -> str:
-        """The layer as a text table: one row per neuron."""
-        head = (f"layer {self.layer} (lecture l = {self.lecture_layer}): {self.activation}, "
-                f"{len(self.inputs)} -> {len(self.z)}")
+    def table(self, digits: int | None = None) -> str:
+        """The layer as a text table: one row per neuron, numbers written as every
+        teaching tool writes them (``engine.teach.notation.number``: 4 significant
+        digits unless ``digits`` or ``engine.teach.notation.precision`` says otherwise)."""
+        head = (f"layer {self.layer} (lecture l = {self.lecture_layer}): "
+                f"{visible(self.activation)}, {len(self.inputs)} -> {len(self.z)}")
         cols = ["i", "z", "a", "dL/da", "dL/dz"]
-        width = digits + 8
+        width = (digits if digits is not None else current_digits()) + 8
         lines = [head, "  " + cols[0].rjust(3) + "".join(c.rjust(width) for c in cols[1:])]
         for i in range(len(self.z)):
             cells = (self.z[i], self.a[i], self.dL_da[i], self.delta[i])
             lines.append("  " + str(i + 1).rjust(3)
-                         + "".join(f"{v:{width}.{digits}g}" for v in cells))
+                         + "".join(number(v, digits).rjust(width) for v in cells))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -98,7 +101,8 @@ class EquationCheck:
 
     def __str__(self) -> str:
         verdict = "agrees" if self.ok else "DIFFERS"
-        return f"{self.equation} on layer {self.layer}: max |difference| {self.max_error:.3g} ({verdict})"
+        return (f"{self.equation} on layer {self.layer}: max |difference| "
+                f"{magnitude(self.max_error)} ({verdict})")
 
 
 @dataclass
@@ -146,30 +150,31 @@ class LayerView:
         return checks
 
     def __str__(self) -> str:
-        head = f"layer view: {self.loss_name} loss L = {self.loss:.6g}"
+        head = f"layer view: {visible(self.loss_name)} loss L = {number(self.loss)}"
         return "\n\n".join([head] + [rec.table() for rec in self.records])
 
     def __repr__(self) -> str:
-        return f"LayerView({len(self.records)} layers, {self.loss_name} loss = {self.loss:.6g})"
+        return (f"LayerView({len(self.records)} layers, {visible(self.loss_name)} loss = "
+                f"{number(self.loss)})")
 
     def _repr_pretty_(self, p, cycle: bool) -> None:
         """IPython's plain-text display (a terminal, or a notebook without HTML): the tables."""
         p.text(repr(self) if cycle else str(self))
 
     def _repr_html_(self) -> str:
-        parts = [f"<p><b>layer view</b>: {html.escape(self.loss_name)} loss "
-                 f"L = {self.loss:.6g}</p>"]
+        parts = [f"<p><b>layer view</b>: {html.escape(visible(self.loss_name))} loss "
+                 f"L = {number(self.loss)}</p>"]
         for rec in self.records:
             rows = "".join(
-                f"<tr><td>{i + 1}</td>" + "".join(f"<td>{v:.6g}</td>" for v in
+                f"<tr><td>{i + 1}</td>" + "".join(f"<td>{number(v)}</td>" for v in
                                                   (rec.z[i], rec.a[i], rec.dL_da[i], rec.delta[i]))
                 + "</tr>"
                 for i in range(len(rec.z))
             )
             parts.append(
                 f"<p>layer {rec.layer} (lecture l = {rec.lecture_layer}): "
-                f"{html.escape(rec.activation)}</p><table><tr><th>i</th><th>z</th><th>a</th>"
-                f"<th>dL/da</th><th>dL/dz</th></tr>{rows}</table>"
+                f"{html.escape(visible(rec.activation))}</p><table><tr><th>i</th><th>z</th>"
+                f"<th>a</th><th>dL/da</th><th>dL/dz</th></tr>{rows}</table>"
             )
         return "".join(parts)
 
@@ -257,5 +262,5 @@ def _check(equation: str, rec: LayerRecord, got: list[float], expected: list[flo
 
 
 def _short(values: list[float], shown: int = 3) -> str:
-    body = ", ".join(f"{v:.4g}" for v in values[:shown])
+    body = ", ".join(number(v) for v in values[:shown])
     return f"[{body}{', ...' if len(values) > shown else ''}]"

@@ -12,6 +12,7 @@ from random_graphs import programs, run
 
 from engine import Graph, Value, backward_order, dot_available, draw_graph
 from engine.teach.draw import HIGHLIGHT, ROLE_COLOURS, grad_colour
+from engine.teach.notation import number
 
 needs_dot = pytest.mark.skipif(
     not dot_available(), reason="Graphviz's dot is not installed (CI installs it)"
@@ -36,7 +37,7 @@ def nodes(source: str) -> dict[str, str]:
 
 def edges(source: str) -> list[tuple[str, str, str]]:
     """(tail, head, attribute text) for every edge, in order."""
-    return [m.groups() for m in map(EDGE.match, source.splitlines()) if m]
+    return [(m[1], m[2], m[3]) for m in map(EDGE.match, source.splitlines()) if m]
 
 
 def attr(attrs: str, name: str) -> str | None:
@@ -123,7 +124,7 @@ def test_random_graphs_same_text_every_build_and_one_node_per_value(program):
     for v in order:
         for position, (i, local) in enumerate(zip(v.inputs, v.local_grads)):
             [edge] = [e for e in es if attr(e[2], "id") == g.edge_id(v, position)]
-            assert edge[0] == g.node_id(i) and edge_label(edge[2]) == f"{local:.4g}"
+            assert edge[0] == g.node_id(i) and edge_label(edge[2]) == number(local)
 
 
 def test_op_symbols_and_pow_constant():
@@ -254,7 +255,6 @@ def test_labels_are_escaped_in_dot(label):
 @needs_dot
 @pytest.mark.parametrize("label", NASTY)
 def test_labels_render_as_text_in_svg(label):
-    pytest.importorskip("graphviz")
     a = Value(1.0, label=label)
     svg = draw_graph(a * 2, title=label).svg()
     root = ET.fromstring(svg)  # well-formed XML
@@ -274,7 +274,6 @@ def test_labels_render_as_text_in_svg(label):
 
 @needs_dot
 def test_svg_and_save(tmp_path):
-    pytest.importorskip("graphviz")
     a = Value(2.0, label="a")
     y = a * a
     y.backward()
@@ -379,7 +378,9 @@ def cluster_of(source: str) -> dict[str, tuple[str, ...]]:
         elif line.strip() == "}" and stack:
             stack.pop()
         elif stack and line.strip().startswith("graph [label=<"):
-            stack[-1] = re.search(r"label=<([^>]*)>", line).group(1)
+            found = re.search(r"label=<([^>]*)>", line)
+            assert found, line
+            stack[-1] = found.group(1)
         else:
             m = NODE.match(line)
             if m and not EDGE.match(line) and m.group(1) not in ("graph", "node", "edge"):
@@ -449,7 +450,6 @@ def test_collapse_draws_one_node_per_neuron():
 
 @needs_dot
 def test_grouped_and_collapsed_graphs_render():
-    pytest.importorskip("graphviz")
     mlp, forward = fake_mlp([2, 3, 1])
     [out] = forward([0.5, -1.0])
     loss = (out - 1.0) ** 2
@@ -510,7 +510,6 @@ def test_real_mlp_groups():
 
 @needs_dot
 def test_real_mlp_collapsed_renders():
-    pytest.importorskip("graphviz")
     model, loss = mlp_loss()
     root = ET.fromstring(draw_graph(loss, collapse=True, group="layer").svg())
     classes = [el.get("class", "") for el in root.iter() if el.tag.endswith("}g")]
@@ -557,3 +556,150 @@ def test_deep_graph_draws_without_recursion():
     g = draw_graph(y, highlight=x)
     assert g.node_id(y) == "v40000" and g.source.count(HIGHLIGHT) > 20_000
     assert repr(g) == "Graph(40001 value nodes, 20000 op nodes; .source, .svg(), .save(path))"
+
+
+# --- drawings never hang (the graph of issue 11: 352 values, 602 drawn nodes) ---------------
+
+from engine.teach.draw import LAYOUT_LIMIT, GraphTooLarge  # noqa: E402
+
+
+def tangled(stages: int = 50):
+    """x and w feed every stage: long edges that keep Graphviz busy for minutes."""
+    x, w = Value(0.5, label="x"), Value(0.3, label="w")
+    y = x
+    for _ in range(stages):
+        y = (y * w + 0.1).tanh() + x * 0.01
+    return y
+
+
+def test_the_tangled_graph_is_refused_at_once_with_the_way_out(tmp_path, capsys):
+    import time
+
+    started = time.monotonic()
+    y = tangled()
+    y.backward()
+    g = draw_graph(y)
+    assert repr(g).startswith("Graph(352 value nodes")
+    assert g.cost.total > LAYOUT_LIMIT
+    with pytest.raises(GraphTooLarge, match=r"too big to lay out: 602 drawn nodes, 700 edges") as e:
+        g.svg()
+    message = str(e.value)
+    for way_out in ("collapse=True", "group=", "fewer samples", "force=True"):
+        assert way_out in message
+    bundle = g._repr_mimebundle_()  # Jupyter: the note, then the DOT text
+    assert "image/svg+xml" not in bundle
+    note, source = bundle["text/plain"].split("\n", 1)
+    assert note.startswith("// Not rendered: this graph is too big") and source == g.source
+    written = g.save(tmp_path / "tangled.svg")  # the DOT text instead, and why
+    assert written == tmp_path / "tangled.dot" and written.read_text() == g.source
+    assert "too big to lay out" in capsys.readouterr().out
+    assert time.monotonic() - started < 30  # a generous bound: it must not hang
+
+
+def test_a_small_graph_costs_little():
+    a = Value(2.0, label="a")
+    g = draw_graph(a * a + 1)
+    # drawn: a, the constant 1, a*a, the sum and two ops; edges: 2 + 1 into ops, 2 out
+    assert (g.cost.nodes, g.cost.edges) == (6, 6)
+    # layering: a at rank 0, op (*) 1, a*a 2, op (+) 3, sum 4; the constant 1 sits just
+    # before its use (rank 2), so no edge spans more than one rank
+    assert g.cost.bends == 0
+
+
+@pytest.fixture
+def slow_dot(tmp_path, monkeypatch):
+    """A `dot` on the PATH that never finishes (or fails), to test the time limit."""
+    import os
+    import stat
+
+    def install(body: str) -> None:
+        script = tmp_path / "bin" / "dot"
+        script.parent.mkdir(exist_ok=True)
+        script.write_text("#!/bin/sh\n" + body + "\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv("PATH", str(script.parent) + os.pathsep + os.environ.get("PATH", ""))
+
+    if os.name != "posix":
+        pytest.skip("the fake dot is a shell script")
+    return install
+
+
+def test_rendering_stops_at_the_time_limit(slow_dot):
+    import time
+
+    slow_dot("exec sleep 60")
+    a = Value(2.0, label="a")
+    g = draw_graph(a * a)
+    started = time.monotonic()
+    with pytest.raises(GraphTooLarge, match=r"did not finish .* within 0.5 s .*timeout=120"):
+        g.svg(timeout=0.5)
+    assert time.monotonic() - started < 30
+
+
+def test_a_failing_dot_is_a_runtime_error(slow_dot):
+    slow_dot("echo 'Error: syntax error in line 1' >&2; exit 1")
+    with pytest.raises(RuntimeError, match="dot failed: Error: syntax error"):
+        draw_graph(Value(1.0) * 2).svg()
+
+
+# --- bad arguments and odd labels -----------------------------------------------------------
+
+
+def test_grads_must_map_values_to_numbers():
+    a = Value(2.0, label="a")
+    c = a * 3
+    with pytest.raises(TypeError, match=r"grads= maps Values to numbers; the gradient given "
+                                        r"for Value\(label='a'.* is str 'x'"):
+        draw_graph(c, grads={a: "x"})
+    with pytest.raises(TypeError, match="a key is str 'a', not a Value"):
+        draw_graph(c, grads={"a": 1.0})
+    with pytest.raises(TypeError, match="pass a float"):
+        draw_graph(c, grads={a: True})
+    assert "grad 0.5<" in draw_graph(c, grads={a: 0.5}).source  # ints and floats are fine
+    with pytest.raises(TypeError, match="title= takes a str"):
+        draw_graph(c, title=3)
+    with pytest.raises(TypeError, match="show_local= takes True or False"):
+        draw_graph(c, show_local="yes")
+
+
+@pytest.mark.parametrize("label, shown", [
+    ("line\nbreak", "line\\\\nbreak"),  # DOT doubles the visible backslash
+    ("\x1b[31mred", "\\\\x1b[31mred"),
+    ("\ud800", "\\\\ud800"),  # a lone surrogate: no encoder can write it
+])
+def test_odd_labels_are_drawn_visibly(label, shown):
+    a = Value(2.0)
+    a.label = label  # Value() may refuse such labels; .label can still be set later
+    g = draw_graph(a * 2, title=label)
+    g.source.encode("utf-8")  # nothing left that cannot be written
+    assert f"<b>{shown}</b>" in nodes(g.source)["v0"]
+    assert "\x1b" not in g.source and "\ud800" not in g.source
+
+
+@needs_dot
+def test_odd_labels_render(tmp_path):
+    a = Value(2.0)
+    a.label = "\ud800\n\x1b"
+    g = draw_graph(a * 2)
+    svg = g.svg()
+    ET.fromstring(svg)
+    assert g.save(tmp_path / "odd.svg").exists()
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "graph.dot"
+    target.write_text("old drawing")
+    g = draw_graph(Value(1.0, label="a") * 2)
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        g.save(target)
+    assert target.read_text() == "old drawing"
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.dot"]
+    with pytest.raises(TypeError, match="path must be a str"):
+        g.save(3)

@@ -13,6 +13,7 @@ from engine import Explanation, Step, Value, explain
 from engine.backward import backward_order
 from engine.teach.draw import dot_available
 from engine.teach.draw import inline_svg as _inline
+from engine.teach.notation import visible
 
 
 def bits(x: float) -> bytes:
@@ -66,6 +67,7 @@ def test_every_number_is_what_backward_computes(program):
         assert bits(step.grad) == bits(replay[input_b])
         assert step.formula == step.node.rule.derivatives[step.position]
         assert step.latex == step.node.rule.derivatives_latex[step.position]
+        assert step.local_formula == explanation.notation.local_formula(step.node, step.position)
 
 
 def test_leaves_accumulate_like_backward():
@@ -202,7 +204,10 @@ def test_long_explanations_are_shortened_in_notebooks_only():
         y = y * 0.99 + x
     e = explain(y)
     assert len(e) == 600
-    assert len(str(e).splitlines()) == 4 + 600  # title, blank, header, rule, rows
+    lines = str(e).splitlines()
+    # title, blank, header, rule, 600 rows, then the definitions of the short names
+    assert lines[4].split()[0] == "1" and lines[603].split()[0] == "600"
+    assert lines[604] == "where" and all(line.startswith("  v") for line in lines[605:])
     assert "400 more steps" in e._repr_html_()
     assert "400 more steps" in e.text(max_rows=200)
 
@@ -281,7 +286,9 @@ def test_stepper_without_ipywidgets_says_what_to_install(monkeypatch):
     (lambda a, b, c, d: a * b / c, "a * b / c"),
     (lambda a, b, c, d: a / (b * c), "a / (b * c)"),
     (lambda a, b, c, d: (a - b) - (c - d), "a - b - (c - d)"),
-    (lambda a, b, c, d: (a + b) ** c, "(a + b) ^ c"),
+    (lambda a, b, c, d: (a + b) ** c, "(a + b)^c"),
+    (lambda a, b, c, d: a ** 2 * -b, "a^2 * (-b)"),
+    (lambda a, b, c, d: (a * b).tanh(), "tanh(a * b)"),  # never tanh((a * b))
     (lambda a, b, c, d: -(a + b), "-(a + b)"),
 ])
 def test_names_have_only_the_parentheses_precedence_needs(build, name):
@@ -308,5 +315,76 @@ def test_sentence_reads_as_arithmetic():
     # a constant local derivative is written once; a negative number as a factor
     # gets parentheses; a formula with operators is one parenthesised factor
     assert "d(c)/d(tanh(a)) = 1 * (-1) = -1;" in sentences[1]
-    assert "= (-1) * (1 - tanh(a)^2) = (-1) * 0.0706508 = -0.0706508;" in sentences[2]
-    assert sentences[3].endswith("= 1 * b = 1 * (-3) = -3; now grad(a) = -3.07065")
+    # 1 - tanh(2)^2 = 0.0706508..., written with the notation's 4 significant digits
+    assert "= (-1) * (1 - tanh(a)^2) = (-1) * 0.07065 = -0.07065;" in sentences[2]
+    assert sentences[3].endswith("= 1 * b = 1 * (-3) = -3; now grad(a) = -3.071")
+
+
+def test_text_with_max_rows_says_what_it_left_out():
+    a = Value(2.0, label="a")
+    c = a * a + a.tanh()
+    e = explain(c)
+    text = e.text(max_rows=0)
+    assert "(0 of 5 steps shown; print() shows them all)" in text
+    assert "no steps" not in text and "more steps" not in text
+    assert "... 3 more steps" in e.text(max_rows=2)
+    assert "(no steps: the root is a leaf)" in explain(Value(1.0)).text(max_rows=0)
+    with pytest.raises(TypeError, match="max_rows must be an int"):
+        e.text(max_rows="3")
+    with pytest.raises(ValueError, match="max_rows must be >= 0"):
+        e.text(max_rows=-1)
+
+
+@pytest.mark.parametrize("label", ["two\nlines", "\x1b[31mred\x1b[0m", "\ud800", "tab\there"])
+def test_odd_labels_cannot_break_the_table(label):
+    a = Value(2.0)
+    a.label = label  # Value() may refuse it; .label can be set later
+    b = Value(-3.0, label="b")
+    c = a * b + a.tanh()
+    c.label = "c"
+    e = explain(c)
+    text = str(e)
+    text.encode("utf-8")  # nothing an encoder cannot write
+    assert "\x1b" not in text and "\t" not in text
+    lines = text.splitlines()
+    assert len(lines) == 4 + 5  # title, blank, header, rule and one line per step
+    assert len({len(line.rstrip()) for line in lines[2:4]}) == 1  # header and rule aligned
+    assert visible(label) in text
+    page = e._repr_html_()
+    page.encode("utf-8")
+    assert "\x1b" not in page
+    assert all(visible(label) in s.sentence() or visible(label) not in s.input_name for s in e)
+
+
+def test_to_html_checks_its_arguments(tmp_path):
+    e = explain(Value(2.0, label="a") * 3)
+    with pytest.raises(TypeError, match="title must be a str, got int 3"):
+        e.to_html(tmp_path / "p.html", title=3)
+    with pytest.raises(TypeError, match="graph must be True or False"):
+        e.to_html(tmp_path / "p.html", graph="no")
+    with pytest.raises(TypeError, match="path must be a str or pathlib.Path"):
+        e.to_html(3)
+    assert not (tmp_path / "p.html").exists()
+
+
+def test_short_names_are_defined_below_the_table_and_in_sentences():
+    x = Value(0.5, label="x")
+    deep = x.tanh().sigmoid().exp().sin().cos()  # its name would be 31 characters
+    y = deep * x
+    y.label = "y"
+    e = explain(y)
+    name = e.names[deep]
+    assert name == "v5"  # node 5 counting from x (v0)
+    text = str(e)
+    assert text.splitlines()[-2:] == ["where", "  v5 = cos(sin(exp(sigmoid(tanh(x)))))"]
+    step = next(s for s in e if s.input is deep)
+    assert step.sentence().endswith("(where v5 = cos(sin(exp(sigmoid(tanh(x))))))")
+    assert "where v5 = cos(sin(exp(sigmoid(tanh(x)))))" in e._repr_html_()
+
+
+def test_the_start_defines_a_short_root_name():
+    x = Value(0.5, label="x")
+    root = x.tanh().sigmoid().exp().sin() + x * 2.0  # no label, a long expression
+    e = explain(root)
+    assert e.names[root].startswith("v")
+    assert e.start().endswith(f"(where {e.names[root]} = {e.notation.expression(root)})")

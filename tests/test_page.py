@@ -6,8 +6,8 @@ import re
 import shutil
 
 from engine import Value, explain
+from engine.teach.notation import number
 from engine.teach.page import INSTALL_GRAPHVIZ, render_page
-from engine.teach.tables import number
 
 HAS_DOT = shutil.which("dot") is not None
 EVIL = '</script><script>alert(1)</script>"]; x [label=<<b>pwn</b>>'
@@ -79,3 +79,52 @@ def test_fifty_steps_make_a_small_page():
     assert len(page.encode()) < 200_000, len(page.encode())
     if HAS_DOT:
         assert page.count("<svg") == 1  # one drawing, highlighted per step by the script
+
+
+def test_a_graph_too_big_to_lay_out_gives_the_table_only_page_with_a_note(tmp_path):
+    import time
+
+    x, w = Value(0.5, label="x"), Value(0.3, label="w")
+    y = x
+    for _ in range(50):  # the 352-value graph that keeps Graphviz busy for minutes
+        y = (y * w + 0.1).tanh() + x * 0.01
+    started = time.monotonic()
+    path = explain(y).to_html(tmp_path / "big.html")
+    assert time.monotonic() - started < 30  # a generous bound: it must not hang
+    page = path.read_text(encoding="utf-8")
+    assert "<svg" not in page
+    assert "too big to lay out: 602 drawn nodes" in page and "collapse=True" in page
+    assert len(payload(page)["steps"]) == 50 * 9  # per stage: 2 + 2 + 1 + 2 + 2 edges
+
+
+def test_short_names_are_defined_on_the_page_and_the_side_panel_uses_the_notation():
+    x = Value(0.5, label="x")
+    deep = x.tanh().sigmoid().exp().sin().cos()
+    y = deep * -2.0
+    e = explain(y)
+    page = render_page(e, graph=False)
+    assert '<p id="where">where <code>v5</code> = <code>cos(sin(exp(sigmoid(tanh(x)))))</code>' \
+        in page
+    steps = payload(page)["steps"]
+    first = steps[0]  # d(v5 * (-2))/d(v5) = b = -2
+    assert first["product"] == "1 * (-2) = -2"
+    assert first["sum"] == "0 + (-2) = -2"
+    assert first["latex"] == "-2"
+
+
+def test_the_page_is_written_atomically(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "steps.html"
+    target.write_text("old page")
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    import pytest
+
+    with pytest.raises(KeyboardInterrupt):
+        example().to_html(target, graph=False)
+    assert target.read_text() == "old page"
+    assert [p.name for p in tmp_path.iterdir()] == ["steps.html"]

@@ -12,7 +12,7 @@ import pytest
 from browser import Browser, find_chromium
 
 from engine import Value, explain
-from engine.teach.tables import number
+from engine.teach.notation import number
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 GRAPH_EXPECTED = shutil.which("dot") is not None

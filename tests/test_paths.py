@@ -115,8 +115,30 @@ def test_str_of_a_path():
     y.label = "y"
     [p] = gradient_paths(y, w)
     # d(xw)/dw = x = 2, d tanh(u)/du = 1 - tanh(1)^2 = 0.419974..., product 0.839948...
-    assert str(p) == "w -> [*] -> y: 2 * 0.42 = 0.8399"
-    assert repr(p).startswith("GradientPath(w -> [*]")
+    # the unlabelled product is named as every tool names it: x * w
+    assert str(p) == "w -> x * w -> y: 2 * 0.42 = 0.8399"
+    assert repr(p).startswith("GradientPath(w -> x * w -> y")
+
+
+def test_str_of_a_path_defines_its_short_names():
+    x = Value(0.5, label="x")
+    long = x.tanh().sigmoid().exp().sin().cos().tanh()  # a name too long to write in place
+    y = long * 2
+    y.label = "y"
+    [p] = gradient_paths(y, x)
+    # names grow tanh(x) (7 chars) ... sin(exp(sigmoid(tanh(x)))) (26); the cos would be
+    # 31 > 28 characters: it is node 5 counting from x (v0), so v5
+    assert " -> sin(exp(sigmoid(tanh(x)))) -> v5 -> tanh(v5) -> y: " in str(p)
+    assert str(p).endswith("; where v5 = cos(sin(exp(sigmoid(tanh(x)))))")
+    assert str(p).count("where") == 1
+
+
+def test_negative_factors_are_parenthesised():
+    x = Value(2.0, label="x")
+    y = -(x * -3.0)
+    y.label = "y"
+    [p] = gradient_paths(y, x)
+    assert str(p) == "x -> x * (-3) -> y: (-3) * (-1) = 3"
 
 
 def test_too_many_paths_is_counted_not_enumerated():

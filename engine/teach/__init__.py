@@ -2,7 +2,13 @@
 
 Nothing here changes how gradients are computed; every tool reads the same
 nodes and the same rule table (``engine.ops.RULES``) that ``backward()`` uses,
-so what they show is what runs. One file per tool:
+so what they show is what runs. They all write through one notation:
+
+* ``notation.py``: how a node is named, how numbers are printed (``precision``),
+  how a formula is written, in text and LaTeX; ``templates.py`` fills a rule's
+  formula with operands, with only the parentheses needed.
+
+One file per tool:
 
 * ``formula.py``: the expression a graph computes, as text;
 * ``draw.py``: the graph as a picture (DOT, rendered by Graphviz);
@@ -12,20 +18,23 @@ so what they show is what runs. One file per tool:
 * ``page.py``: that explanation as one self-contained web page
   (its HTML, CSS and script are the files in ``assets/``);
 * ``gradcheck.py``: backward() against finite differences;
-* ``tables.py``: how reports print as text and HTML.
+* ``tables.py``: how reports print as text and HTML;
+* ``files.py``: every file is written atomically (``atomic_write``).
 
 They know nn modules only through the scope protocol documented at
 ``engine.value.scope``; nothing here imports ``nn``.
 """
 
-from .draw import Graph, dot_available, draw_graph
+from .draw import Graph, GraphTooLarge, dot_available, draw_graph
 from .explain import Explanation, Step, explain
 from .formula import formula
 from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
+from .notation import Notation, number, precision, set_precision
 from .paths import GradientPath, gradient_paths
 
 __all__ = [
-    "draw_graph", "Graph", "dot_available",
+    "Notation", "number", "precision", "set_precision",
+    "draw_graph", "Graph", "GraphTooLarge", "dot_available",
     "explain", "Explanation", "Step",
     "formula",
     "gradcheck", "GradcheckReport", "GradcheckRow",

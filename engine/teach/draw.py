@@ -3,23 +3,34 @@
 The drawing is built as DOT text here, by our own code, so that it is
 deterministic (node ids come from a traversal of the graph, never from
 ``id()``), works without Graphviz installed (``Graph.source``) and every piece of
-user text is escaped in one place. Rendering goes through Graphviz's ``dot``
-program, via the ``graphviz`` Python package (the ``[viz]`` extra), imported
-only when something is rendered.
+user text is escaped in one place. Rendering runs Graphviz's ``dot`` program,
+under a time limit, and only for graphs it can lay out in reasonable time.
 
 What a drawing shows:
 
-* every Value as a small table ``label | data | grad``; its first cells are
+* every Value as a small table ``name | data | grad``; the name is the node's
+  name in the one notation of ``notation.py`` (its label in bold, or a short
+  expression such as ``a * b``, or ``v<k>``, which is also the node's id; a
+  number mixed into an expression shows only its data). Its first cells are
   filled by the node's *role* (input, parameter, constant, intermediate,
   output), its grad cell by the gradient's sign (red positive, blue negative)
   and size (paler near 0);
-* every op as a small oval with its symbol (``*``, ``tanh``, ``**2``), between
+* every op as a small oval with its symbol (``*``, ``tanh``, ``^2``), between
   its inputs and its result; one edge per input, so ``a * a`` has two;
 * optionally the local derivative d(out)/d(input) on each input edge
   (``show_local``), and every path from some leaves to the root in a highlight
   colour (``highlight``);
 * for networks built with ``nn``: clusters per neuron or layer (``group``) or one
   node per neuron (``collapse``), read from ``Value.scope``.
+
+**Drawings never hang.** Graphviz's layout time grows steeply with the number
+of nodes and of long edges (a 352-value graph in which two leaves feed all 50
+stages keeps ``dot`` busy for minutes). ``draw_graph`` estimates the layout
+cost (``Graph.cost``: nodes, edges and the bends long edges need), and
+rendering refuses a graph over ``LAYOUT_LIMIT`` at once, with a
+``GraphTooLarge`` error that names the size and what to draw instead; below
+it, ``dot`` runs at most ``RENDER_TIMEOUT`` seconds. The Jupyter display, the
+page and ``Graph.save`` then fall back to the DOT text with that note.
 """
 
 from __future__ import annotations
@@ -28,14 +39,20 @@ import html
 import math
 import re
 import shutil
-from collections.abc import Collection, Iterable, Mapping
+import subprocess
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..value import Value
+from .files import atomic_write
 from .groups import Neurons, find_neurons, kind_of, module_paths, owner_formula, owner_name
+from .notation import Notation, number, visible
 
-__all__ = ["draw_graph", "Graph", "dot_available", "ROLE_COLOURS", "grad_colour", "inline_svg"]
+__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "dot_available",
+           "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
 
 #: One line telling how to get Graphviz's ``dot`` program.
 INSTALL_HINT = (
@@ -43,6 +60,14 @@ INSTALL_HINT = (
     "macOS: brew install graphviz; conda: conda install graphviz; others: "
     "https://graphviz.org/download/)"
 )
+
+#: Largest estimated layout cost (``LayoutCost.total``) rendered without ``force=True``.
+#: Measured with Graphviz 2.43: a 2-16-16-1 MLP on one sample, drawn in full, costs
+#: about 7,100 and takes ~1 s; the 352-value graph above costs 21,100 (minutes); the
+#: worst graph measured under 10,000 took 13 s, every one over it more than 60 s.
+LAYOUT_LIMIT = 10_000
+#: Seconds ``dot`` may run before rendering gives up (``None``: no limit).
+RENDER_TIMEOUT: float | None = 20.0
 
 #: Fill colour of a value node's label and data cells, by role.
 ROLE_COLOURS = {
@@ -58,6 +83,8 @@ _POSITIVE = (0xD6, 0x60, 0x4D)  # full-strength red for large positive gradients
 _NEGATIVE = (0x43, 0x93, 0xC3)  # full-strength blue for large negative gradients
 _FADED = "#aaaaaa"  # text and borders of nodes whose gradient is not final yet
 _FONT = "Helvetica"
+_HOT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2'
+_HOT_CURRENT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=3.5'
 
 # A weight or bias by its name: w, w1, w1.2.3, w_2, W, b, b1, weight, bias, theta.
 _PARAMETER_LABEL = re.compile(r"^(?:w|b|weight|bias|theta|θ)(?:$|[\d_.\[(])", re.IGNORECASE)
@@ -93,45 +120,93 @@ def grad_colour(grad: float | None) -> str:
     return "#" + "".join(f"{c:02x}" for c in mixed)
 
 
-def _num(x: float) -> str:
-    """A number for display: 4 significant digits."""
-    return f"{x:.4g}"
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _text(s: Any) -> str:
+def _text(s: Any, lines: bool = False) -> str:
     """User text made safe inside a Graphviz HTML-like label (and hence in the SVG).
 
-    ``<``, ``>``, ``&`` and quotes become entities, so a label can never close
-    the label, the node or the graph; control characters (not allowed in XML)
-    become visible ``\\xNN``; a newline becomes a line break. Backslashes are
-    doubled because Graphviz expands ``\\N`` (node name) and ``\\G`` (graph
-    name) even inside HTML-like labels, and prints ``\\\\`` as one backslash.
+    Control characters, lone surrogates and the like are first written visibly
+    (``notation.visible``: ``\\n``, ``\\x1b``), then ``<``, ``>``, ``&`` and
+    quotes become entities, so a label can never close the label, the node or
+    the graph. Backslashes are doubled because Graphviz expands ``\\N`` (node
+    name) and ``\\G`` (graph name) even inside HTML-like labels, and prints
+    ``\\\\`` as one backslash. With ``lines=True`` (titles) a newline is a line break.
     """
     s = str(s)
-    s = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
-    s = html.escape(s, quote=True).replace("\\", "\\\\")
-    return s.replace("\n", "<br/>")
+    parts = s.split("\n") if lines else [s]
+    return "<br/>".join(html.escape(visible(p), quote=True).replace("\\", "\\\\") for p in parts)
+
+
+# --- what a drawing costs to lay out ------------------------------------------------
+
+
+class LayoutCost(NamedTuple):
+    """An estimate of Graphviz's layout work for one drawing.
+
+    ``nodes`` and ``edges`` as drawn (op ovals included); ``bends``: the extra
+    points Graphviz routes long edges through, one per rank an edge crosses,
+    counted on a layering of the drawing (each node one rank after its inputs,
+    each leaf just before its first use). ``total`` is their sum: layout time
+    grows faster than linearly in it.
+    """
+
+    nodes: int
+    edges: int
+    bends: int
+
+    @property
+    def total(self) -> int:
+        return self.nodes + self.edges + self.bends
+
+    def __str__(self) -> str:
+        return (f"{self.nodes} drawn nodes, {self.edges} edges and about {self.bends} "
+                f"edge bends (layout cost {self.total})")
+
+
+def _layout_cost(edges: list[tuple[str, str]], leaves: set[str], n_nodes: int) -> LayoutCost:
+    """``LayoutCost`` of a drawing whose edges are listed inputs first (see ``_Plan``)."""
+    rank: dict[str, int] = {}
+    for tail, head in edges:
+        rank[head] = max(rank.get(head, 0), rank.get(tail, 0) + 1)
+    first_use: dict[str, int] = {}
+    for tail, head in edges:
+        if tail in leaves:
+            first_use[tail] = min(first_use.get(tail, rank[head]), rank[head])
+    for leaf, r in first_use.items():
+        rank[leaf] = r - 1
+    bends = sum(max(0, rank.get(head, 0) - rank.get(tail, 0) - 1) for tail, head in edges)
+    return LayoutCost(n_nodes, len(edges), bends)
+
+
+class GraphTooLarge(RuntimeError):
+    """A graph too big for Graphviz to lay out in reasonable time (refused or timed out)."""
+
+
+_DRAW_LESS = ("draw less: collapse=True or group=\"layer\" for an nn model, fewer samples in "
+              "a batch, or a smaller part of the graph (draw an intermediate Value instead "
+              "of the loss)")
+
+
+# --- the drawn graph ------------------------------------------------------------------
 
 
 class Graph:
     """A drawn computation graph: DOT text now, SVG/PNG when rendered.
 
-    Displays itself in Jupyter as SVG (or, when Graphviz's ``dot`` is missing, as
-    its DOT text with an install hint). Made by ``draw_graph``.
+    Displays itself in Jupyter as SVG (or, when it cannot be rendered: no
+    ``dot``, or too big to lay out, as its DOT text after a one-line note).
+    Made by ``draw_graph``.
 
     Attributes:
         source: the DOT text (deterministic: the same graph gives the same text).
+        cost: the estimated layout cost (``LayoutCost``).
     """
 
     def __init__(self, source: str, ids: dict[Value, str], edges: dict[tuple, str],
-                 counts: tuple[int, int]) -> None:
+                 counts: tuple[int, int], cost: LayoutCost | None = None) -> None:
         self.source = source
         self._ids = ids
         self._edges = edges
         self._counts = counts
+        self.cost = cost if cost is not None else LayoutCost(sum(counts), 0, 0)
 
     def node_id(self, value: Value) -> str:
         """The DOT id of ``value``'s node (also its SVG element id and ``<title>``).
@@ -158,55 +233,76 @@ class Graph:
                 f"no edge for input {position} of {node!r} in this graph"
             ) from None
 
-    def pipe(self, format: str = "svg") -> bytes:
+    def check_size(self) -> None:
+        """Raise ``GraphTooLarge`` if the layout cost is over ``LAYOUT_LIMIT``."""
+        if self.cost.total > LAYOUT_LIMIT:
+            raise GraphTooLarge(
+                f"this graph is too big to lay out: {self.cost}, over the limit of "
+                f"{LAYOUT_LIMIT}; Graphviz would take minutes. To see it, {_DRAW_LESS}; "
+                f"or render it anyway with .svg(force=True) (stopped after "
+                f"{RENDER_TIMEOUT} s; timeout=None for no limit)"
+            )
+
+    def pipe(self, format: str = "svg", *, timeout: float | None = RENDER_TIMEOUT,
+             force: bool = False) -> bytes:
         """Render with Graphviz's ``dot`` to ``format`` ("svg", "png", "pdf"), as bytes.
 
-        Raises ImportError (naming the ``[viz]`` extra) without the ``graphviz``
-        package and RuntimeError (with an install hint) without ``dot``.
+        Refuses a graph over the layout limit (unless ``force=True``) and stops
+        ``dot`` after ``timeout`` seconds.
+
+        Raises:
+            GraphTooLarge (a RuntimeError): the graph is too big, or ``dot`` ran
+                out of time; the message says what to draw instead.
+            RuntimeError: ``dot`` is not installed (with an install hint) or failed.
         """
-        return _render(self.source, format)
+        if not force:
+            self.check_size()
+        return _render(self.source, format, timeout, self.cost)
 
-    def svg(self) -> str:
+    def svg(self, *, timeout: float | None = RENDER_TIMEOUT, force: bool = False) -> str:
         """The drawing as SVG text (needs Graphviz's ``dot``; see ``pipe``)."""
-        return self.pipe("svg").decode("utf-8")
+        return self.pipe("svg", timeout=timeout, force=force).decode("utf-8")
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, timeout: float | None = RENDER_TIMEOUT,
+             force: bool = False) -> Path:
         """Write the drawing to ``path``: ``.svg``, ``.png``, ``.pdf`` or ``.dot``/``.gv``.
 
-        Returns the path written. When the picture cannot be rendered (no
-        ``dot``, or no ``graphviz`` package) it writes the DOT text next to it
-        (same name, ``.dot``), prints how to render it, and returns that path.
+        The file is written atomically (``engine.teach.files.atomic_write``): on
+        any failure an older file of that name is left as it was. Returns the
+        path written. When the picture cannot be rendered (no ``dot``, or a
+        graph too big to lay out) it writes the DOT text next to it (same name,
+        ``.dot``), prints why and how to render it, and returns that path.
         """
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"Graph.save: path must be a str or pathlib.Path, got "
+                            f"{type(path).__name__} {path!r}")
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix in (".dot", ".gv"):
-            path.write_text(self.source, encoding="utf-8")
-            return path
+            return atomic_write(path, self.source)
         if suffix not in _FORMATS:
             raise ValueError(
                 f"Graph.save: cannot tell the format of {str(path)!r}; "
                 f"end the file name with one of {', '.join(_FORMATS + ('.dot',))}"
             )
         try:
-            data = self.pipe(suffix[1:])
-        except (ImportError, RuntimeError) as error:
-            dot_path = path.with_suffix(".dot")
-            dot_path.write_text(self.source, encoding="utf-8")
+            data = self.pipe(suffix[1:], timeout=timeout, force=force)
+        except RuntimeError as error:
+            dot_path = atomic_write(path.with_suffix(".dot"), self.source)
             print(
                 f"Could not render {path.name}: {error}\n"
                 f"Wrote the DOT text to {dot_path}; render it with: "
                 f"dot -T{suffix[1:]} {dot_path} -o {path}"
             )
             return dot_path
-        path.write_bytes(data)
-        return path
+        return atomic_write(path, data)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter display: SVG, or a one-line hint and the DOT text if it cannot render."""
+        """Jupyter display: SVG, or a one-line note and the DOT text if it cannot render."""
         try:
             return {"image/svg+xml": self.svg(), "text/plain": repr(self)}
-        except (ImportError, RuntimeError) as error:
-            # the hint first: a network's DOT text runs to hundreds of lines
+        except RuntimeError as error:
+            # the note first: a network's DOT text runs to hundreds of lines
             return {"text/plain": f"// Not rendered: {error}\n{self.source}"}
 
     def __repr__(self) -> str:
@@ -222,67 +318,48 @@ def inline_svg(svg: str) -> str:
     return svg.strip()
 
 
-def _render(source: str, format: str) -> bytes:
-    try:
-        import graphviz
-    except ImportError as error:
-        raise ImportError(
-            "rendering a graph needs the graphviz Python package: "
-            "pip install 'chainrule[viz]' (and Graphviz's dot program)"
-        ) from error
-    if not dot_available():
+def _render(source: str, format: str, timeout: float | None = RENDER_TIMEOUT,
+            cost: LayoutCost | None = None) -> bytes:
+    """Run ``dot -T<format>`` on ``source``, stopped (killed) after ``timeout`` seconds."""
+    dot = shutil.which("dot")
+    if dot is None:
         raise RuntimeError(f"Graphviz's `dot` program was not found on the PATH; {INSTALL_HINT}")
     try:
-        return graphviz.pipe("dot", format, source.encode("utf-8"), quiet=True)
-    except graphviz.ExecutableNotFound as error:  # pragma: no cover - PATH changed meanwhile
+        done = subprocess.run([dot, f"-T{format}"], input=source.encode("utf-8"),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise GraphTooLarge(
+            f"Graphviz's dot did not finish laying out this graph within {timeout} s"
+            + (f" ({cost})" if cost is not None else "")
+            + f"; {_DRAW_LESS}; or allow longer: .svg(timeout=120)"
+        ) from None
+    except OSError as error:  # pragma: no cover - dot removed or not executable meanwhile
         raise RuntimeError(f"Graphviz's `dot` could not be run ({error}); {INSTALL_HINT}") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(f"Graphviz's dot failed: {message[-1] if message else done.returncode}")
+    return done.stdout
 
 
-# --- the graph, its roles and groups ------------------------------------------
+# --- 1. checking the arguments --------------------------------------------------------
 
 
-def _forward_order(root: Value) -> list[Value]:
-    """Every node of the graph, each after its inputs: an iterative depth-first
-    post-order visiting inputs in operand order, so the numbering reads like the
-    computation was written (and never depends on memory addresses)."""
-    order: list[Value] = []
-    seen = {root}
-    stack = [(root, 0)]
-    while stack:
-        node, i = stack[-1]
-        inputs = node.inputs
-        if i < len(inputs):
-            stack[-1] = (node, i + 1)
-            child = inputs[i]
-            if child not in seen:
-                seen.add(child)
-                stack.append((child, 0))
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+@dataclass
+class _Options:
+    """draw_graph's arguments, checked and normalised."""
 
-
-def _role(node: Value, root: Value, parameters: set[Value], guess: bool) -> str:
-    if node is root:
-        return "output"
-    if not node.is_leaf():
-        return "intermediate"
-    if node in parameters or (guess and _PARAMETER_LABEL.match(node.label)):
-        return "parameter"
-    return "input" if node.label else "constant"
-
-
-def _depends_on(order: list[Value], sources: set[Value]) -> set[Value]:
-    """Nodes that are in ``sources`` or have one of them among their inputs, recursively."""
-    reached: set[Value] = set()
-    for node in order:
-        if node in sources or any(i in reached for i in node.inputs):
-            reached.add(node)
-    return reached
-
-
-# --- checking the arguments ---------------------------------------------------
+    root: Value
+    rankdir: str
+    show_grad: bool
+    show_local: bool
+    targets: list[Value]
+    group: str | None
+    collapse: bool
+    grads: dict[Value, float] | None
+    current: tuple[Value, int] | None
+    done: set[Value] | None
+    title: str | None
+    parameters: list[Value] | None
 
 
 def _as_values(what: str, values: Any) -> list[Value]:
@@ -295,7 +372,28 @@ def _as_values(what: str, values: Any) -> list[Value]:
     raise TypeError(f"draw_graph: {what}= takes a Value or Values, got {values!r}")
 
 
-def _check(root: Any, rankdir: Any, group: Any, grads: Any, current: Any) -> None:
+def _checked_grads(grads: Any) -> dict[Value, float] | None:
+    if grads is None:
+        return None
+    if not isinstance(grads, Mapping):
+        raise TypeError(
+            f"draw_graph: grads= takes a mapping from Values to numbers, got {type(grads).__name__}"
+        )
+    checked: dict[Value, float] = {}
+    for node, g in grads.items():
+        if not isinstance(node, Value):
+            raise TypeError(f"draw_graph: grads= maps Values to numbers; a key is "
+                            f"{type(node).__name__} {node!r}, not a Value")
+        if isinstance(g, bool) or not isinstance(g, Real):
+            raise TypeError(f"draw_graph: grads= maps Values to numbers; the gradient given "
+                            f"for {node!r} is {type(g).__name__} {g!r}: pass a float")
+        checked[node] = float(g)
+    return checked
+
+
+def _check_arguments(root: Any, rankdir: Any, show_grad: Any, show_local: Any, highlight: Any,
+                     group: Any, collapse: Any, grads: Any, current: Any, done: Any,
+                     title: Any, parameters: Any) -> _Options:
     if not isinstance(root, Value):
         raise TypeError(
             f"draw_graph needs a Value (the root of the graph), got {type(root).__name__}; "
@@ -305,14 +403,17 @@ def _check(root: Any, rankdir: Any, group: Any, grads: Any, current: Any) -> Non
         raise ValueError(f"draw_graph: rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
     if group not in _GROUPS:
         raise ValueError(f"draw_graph: group must be one of {_GROUPS}, got {group!r}")
-    if grads is not None and not isinstance(grads, Mapping):
-        raise TypeError(
-            f"draw_graph: grads= takes a mapping from Values to numbers, got {type(grads).__name__}"
-        )
+    for name, flag in (("show_grad", show_grad), ("show_local", show_local),
+                       ("collapse", collapse)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"draw_graph: {name}= takes True or False, got {flag!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"draw_graph: title= takes a str, got {type(title).__name__} {title!r}")
     if current is not None:
         ok = (
             isinstance(current, tuple) and len(current) == 2
             and isinstance(current[0], Value) and isinstance(current[1], int)
+            and not isinstance(current[1], bool)
             and 0 <= current[1] < len(current[0].inputs)
         )
         if not ok:
@@ -320,9 +421,322 @@ def _check(root: Any, rankdir: Any, group: Any, grads: Any, current: Any) -> Non
                 "draw_graph: current= takes (node, input_position) with 0 <= position < "
                 f"len(node.inputs), got {current!r}"
             )
+    return _Options(
+        root=root, rankdir=rankdir, show_grad=show_grad, show_local=show_local,
+        targets=_as_values("highlight", highlight) if highlight is not None else [],
+        group=group, collapse=collapse, grads=_checked_grads(grads), current=current,
+        done=set(_as_values("done", done)) if done is not None else None, title=title,
+        parameters=_as_values("parameters", parameters) if parameters is not None else None,
+    )
 
 
-# --- drawing ------------------------------------------------------------------
+# --- 2. what to draw: order, ids, roles, clusters ---------------------------------------
+
+
+def _depends_on(order: list[Value], sources: set[Value]) -> set[Value]:
+    """Nodes that are in ``sources`` or have one of them among their inputs, recursively."""
+    reached: set[Value] = set()
+    for node in order:
+        if node in sources or any(i in reached for i in node.inputs):
+            reached.add(node)
+    return reached
+
+
+def _role(node: Value, root: Value, parameters: set[Value], guess: bool) -> str:
+    """output (the root), intermediate (made by an op), parameter, input or constant."""
+    if node is root:
+        return "output"
+    if not node.is_leaf():
+        return "intermediate"
+    if node in parameters or (guess and _PARAMETER_LABEL.match(node.label)):
+        return "parameter"
+    return "input" if node.label else "constant"
+
+
+@dataclass
+class _Plan:
+    """Everything decided before any DOT is written."""
+
+    options: _Options
+    notation: Notation
+    order: list[Value]
+    index: dict[Value, int]
+    ids: dict[Value, str]
+    roles: dict[Value, str]
+    on_path: set[Value]
+    neurons: Neurons
+    cluster_path: Callable[[Value], tuple]
+    # filled while writing: edge ids for Graph, and edges for the layout estimate
+    edge_ids: dict[tuple, str] = field(default_factory=dict)
+    layout_edges: list[tuple[str, str]] = field(default_factory=list)
+
+    def shown_grad(self, node: Value) -> float | None:
+        grads = self.options.grads
+        if grads is None:
+            return node.grad
+        return grads.get(node)
+
+    def faded(self, node: Value) -> bool:
+        done = self.options.done
+        return done is not None and node not in done
+
+
+def _plan(options: _Options) -> _Plan:
+    root = options.root
+    notation = Notation(root)
+    order = notation.order
+    index = notation.index
+    for t in options.targets:
+        if t not in index:
+            raise ValueError(
+                f"draw_graph: highlight={t!r} is not in the graph of the root "
+                "(the root does not depend on it)"
+            )
+    if options.current is not None and options.current[0] not in index:
+        raise ValueError(f"draw_graph: current node {options.current[0]!r} is not in the graph")
+    scopes, owned = module_paths(order)
+    guess = options.parameters is None
+    if options.parameters is not None:
+        owned = set(options.parameters)
+    roles = {node: _role(node, root, owned, guess) for node in order}
+
+    # Which nodes merge into a neuron node (collapse), and which cluster each node is in.
+    neurons = find_neurons(order, scopes, root) if options.collapse else Neurons()
+    levels = {"neuron": ("layer", "neuron"), "layer": ("layer",), None: ()}[options.group]
+    if options.collapse:
+        levels = tuple(k for k in levels if k != "neuron")
+
+    def cluster_path(node: Value) -> tuple:
+        return tuple(o for o in scopes[node] if kind_of(o) in levels)
+
+    ids: dict[Value, str] = {}
+    for node in order:
+        shown = neurons.output[neurons.of[node]] if node in neurons.of else node
+        ids[node] = f"v{index[shown]}"
+    on_path = _depends_on(order, set(options.targets)) if options.targets else set()
+    return _Plan(options, notation, order, index, ids, roles, on_path, neurons, cluster_path)
+
+
+# --- 3. nodes -------------------------------------------------------------------------
+
+
+def _cell(text: str, fill: str, faded: bool, extra: str = "") -> str:
+    body = f'<font color="{_FADED}">{text}</font>' if faded else text
+    return f'<td bgcolor="{fill}"{extra}>{body}</td>'
+
+
+def _table(rows: list[str], hot: bool, faded: bool) -> str:
+    # Cells have their own borders; the table's border is drawn only to mark a path.
+    colour = HIGHLIGHT if hot else (_FADED if faded else "#444444")
+    border = "2" if hot else "0"
+    return (
+        f'<table border="{border}" cellborder="1" cellspacing="0" cellpadding="3" color="{colour}">'
+        + "".join(f"<tr>{r}</tr>" for r in rows)
+        + "</table>"
+    )
+
+
+def _grad_cell(plan: _Plan, node: Value, faded: bool) -> str:
+    grad = plan.shown_grad(node)
+    text = "grad ?" if grad is None else f"grad {number(grad)}"
+    return _cell(text, grad_colour(grad), faded)
+
+
+def _value_node(plan: _Plan, node: Value) -> str:
+    node_id, role = plan.ids[node], plan.roles[node]
+    hot, faded = node in plan.on_path, plan.faded(node)
+    fill = ROLE_COLOURS[role]
+    cells = []
+    if node.label:  # the student's name, in bold
+        cells.append(_cell(f"<b>{_text(plan.notation.name(node))}</b>", fill, faded))
+    elif not node.is_leaf():  # a name the notation made up: a short expression or v<k>
+        cells.append(_cell(_text(plan.notation.name(node)), fill, faded))
+    cells.append(_cell(f"data {number(node.data)}", fill, faded))
+    if plan.options.show_grad:
+        cells.append(_grad_cell(plan, node, faded))
+    classes = " ".join(["value", role] + (["path"] if hot else []) + (["pending"] if faded else []))
+    label = _table(["".join(cells)], hot, faded)
+    return f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, label=<{label}>];'
+
+
+def _op_node(plan: _Plan, node: Value) -> str:
+    op_id = f"op{plan.index[node]}"
+    colour = f', color="{HIGHLIGHT}", penwidth=2' if node in plan.on_path else ""
+    return (
+        f'{op_id} [id="{op_id}", class="op", shape=ellipse, style=filled, fillcolor="#f2f2f2", '
+        f'margin="0.04,0.02", width=0.3, height=0.3, '
+        f"label=<{_text(plan.notation.symbol(node))}>{colour}];"
+    )
+
+
+def _neuron_node(plan: _Plan, node: Value, key: int) -> str:
+    neurons = plan.neurons
+    name, formula = neurons.name(key), owner_formula(neurons.owner[key])
+    hot = bool(set(neurons.members[key]) & plan.on_path)
+    faded = plan.faded(node)
+    fill = ROLE_COLOURS["intermediate"]
+    rows = [_cell(f"<b>{_text(name)}</b>", fill, faded, ' colspan="2"')]
+    if formula:
+        rows.append(_cell(_text(formula), fill, faded, ' colspan="2"'))
+    if plan.options.show_grad:
+        last = _cell(f"data {number(node.data)}", fill, faded) + _grad_cell(plan, node, faded)
+    else:
+        last = _cell(f"data {number(node.data)}", fill, faded, ' colspan="2"')
+    rows.append(last)
+    classes = "neuron" + (" path" if hot else "") + (" pending" if faded else "")
+    node_id = plan.ids[node]
+    return (
+        f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, '
+        f"label=<{_table(rows, hot, faded)}>];"
+    )
+
+
+def _node_statements(plan: _Plan) -> tuple[dict[tuple, list[str]], tuple[int, int]]:
+    """Every node's DOT statement, grouped by cluster path; and (value nodes, op nodes)."""
+    statements: dict[tuple, list[str]] = {}
+    n_values = n_ops = 0
+    neurons = plan.neurons
+    for node in plan.order:
+        path = plan.cluster_path(node)
+        if node in neurons.of:  # collapsed: draw the neuron call once, at its output
+            key = neurons.of[node]
+            if node is neurons.output[key]:
+                statements.setdefault(path, []).append(_neuron_node(plan, node, key))
+                n_values += 1
+            continue
+        statements.setdefault(path, []).append(_value_node(plan, node))
+        n_values += 1
+        if not node.is_leaf():
+            statements.setdefault(path, []).append(_op_node(plan, node))
+            n_ops += 1
+    return statements, (n_values, n_ops)
+
+
+# --- 4. edges -------------------------------------------------------------------------
+
+
+def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
+    """One edge from each source outside a collapsed neuron call into its node."""
+    ids, members = plan.ids, plan.neurons.members[key]
+    inside = set(members)
+    sources: dict[str, bool] = {}  # drawn source -> on a highlighted path
+    for m in members:
+        for i in m.inputs:
+            if i not in inside:
+                sources[ids[i]] = sources.get(ids[i], False) or i in plan.on_path
+    lines = []
+    k = plan.index[node]
+    for source, hot in sources.items():
+        plan.layout_edges.append((source, ids[node]))
+        lines.append(f'{source} -> {ids[node]} [id="e{k}_from_{source}"{_HOT if hot else ""}];')
+    return lines
+
+
+def _op_edges(plan: _Plan, node: Value) -> list[str]:
+    """The edge op -> node, then one edge per input into the op (``a * a`` has two)."""
+    k, ids, current = plan.index[node], plan.ids, plan.options.current
+    op = f"op{k}"
+    is_current = current is not None and current[0] is node
+    plan.edge_ids[(node, None)] = f"e{k}"
+    hot_out = node in plan.on_path or is_current
+    lines = [f'{op} -> {ids[node]} [id="e{k}"{_HOT if hot_out else ""}];']
+    for position, (i, local) in enumerate(zip(node.inputs, node.local_grads)):
+        edge = f"e{k}_{position}"
+        plan.edge_ids[(node, position)] = edge
+        plan.layout_edges.append((ids[i], op))
+        attrs = [f'id="{edge}"']
+        this_current = is_current and current is not None and current[1] == position
+        hot = i in plan.on_path or this_current
+        if plan.options.show_local or hot:
+            attrs.append(f"label=<{number(local)}>")
+        if this_current:
+            attrs.append('class="current"')
+        style = _HOT_CURRENT if this_current else (_HOT if hot else "")
+        lines.append(f"{ids[i]} -> {op} [{', '.join(attrs)}{style}];")
+    plan.layout_edges.append((op, ids[node]))
+    return lines
+
+
+def _edge_statements(plan: _Plan) -> list[str]:
+    """Every edge's DOT statement, in the order of the graph (written after the nodes)."""
+    lines: list[str] = []
+    neurons = plan.neurons
+    for node in plan.order:
+        if node in neurons.of:
+            key = neurons.of[node]
+            if node is neurons.output[key]:
+                lines += _neuron_edges(plan, node, key)
+        elif not node.is_leaf():
+            lines += _op_edges(plan, node)
+    return lines
+
+
+# --- 5. clusters and the document ------------------------------------------------------
+
+
+def _clusters(statements: dict[tuple, list[str]], order: list[Value],
+              cluster_path: Callable[[Value], tuple]) -> list[str]:
+    """The statements, with nodes of each cluster path nested in ``subgraph cluster_*``.
+
+    Clusters are numbered in the order their first node appears, so the text is
+    deterministic.
+    """
+    lines = ["  " + s for s in statements.get((), [])]
+    # Every cluster path and its prefixes, in order of first appearance.
+    paths: list[tuple] = []
+    seen: set[tuple] = set()
+    for node in order:
+        path = cluster_path(node)
+        for depth in range(1, len(path) + 1):
+            key = tuple(id(o) for o in path[:depth])
+            if key not in seen:
+                seen.add(key)
+                paths.append(path[:depth])
+    numbers = {tuple(id(o) for o in p): n for n, p in enumerate(paths)}
+    by_key = {tuple(id(o) for o in p): lines_ for p, lines_ in statements.items() if p}
+
+    def write(path: tuple, indent: str) -> None:
+        key = tuple(id(o) for o in path)
+        owner = path[-1]
+        kind = kind_of(owner) or "group"
+        lines.append(f"{indent}subgraph cluster_{numbers[key]} {{")
+        lines.append(
+            f'{indent}  graph [label=<{_text(owner_name(owner))}>, class="{_text(kind)}", '
+            f'style="rounded,dashed", color="#999999", fontsize=10];'
+        )
+        for s in by_key.get(key, []):
+            lines.append(f"{indent}  {s}")
+        for child in paths:
+            if len(child) == len(path) + 1 and tuple(id(o) for o in child[:-1]) == key:
+                write(child, indent + "  ")
+        lines.append(f"{indent}}}")
+
+    for path in paths:
+        if len(path) == 1:
+            write(path, "  ")
+    return lines
+
+
+def _header(plan: _Plan) -> list[str]:
+    options, collapsed = plan.options, bool(plan.neurons.of)
+    title = options.title
+    return [
+        "digraph chainrule {",
+        # ordering=in: a node's inputs are laid out in operand order (a above b in a - b).
+        # Collapsed networks connect every neuron to every neuron of the next layer:
+        # more room between layers and translucent edges keep them readable.
+        f'  graph [rankdir={options.rankdir}, fontname="{_FONT}", nodesep=0.2, '
+        f"ranksep={1.5 if collapsed else 0.35}, ordering=in"
+        + (f", label=<{_text(title, lines=True)}>, labelloc=t, fontsize=14"
+           if title is not None else "")
+        + "];",
+        f'  node [fontname="{_FONT}", fontsize=11];',
+        f'  edge [fontname="{_FONT}", fontsize=9, arrowsize=0.6, '
+        f'color="{"#55555560" if collapsed else "#555555"}"];',
+    ]
+
+
+# --- draw_graph ---------------------------------------------------------------------------
 
 
 def draw_graph(
@@ -355,7 +769,7 @@ def draw_graph(
         show_local: write the local derivative d(out)/d(input) on every input edge.
         highlight: a Value (usually a leaf) or Values: draw every path from them to
             ``root`` in the highlight colour, with local derivatives on its edges
-            (see ``engine.paths.gradient_paths`` for the same paths as numbers).
+            (see ``engine.teach.paths.gradient_paths`` for the same paths as numbers).
         group: None, "neuron" or "layer": draw nodes made by ``nn`` modules in
             clusters per neuron (inside their layer) or per layer.
         collapse: draw each ``nn`` neuron as one node showing its formula, data
@@ -374,227 +788,19 @@ def draw_graph(
     Roles (fill colours, ``ROLE_COLOURS``): *output* is the root; *intermediate*
     any node made by an op; among leaves, *parameter* as above, *constant* a leaf
     without label (numbers mixed into an expression become those), *input* the rest.
+
+    Raises:
+        TypeError / ValueError: an argument of the wrong type or value, naming it.
     """
-    _check(root, rankdir, group, grads, current)
-    order = _forward_order(root)
-    index = {node: k for k, node in enumerate(order)}
-    scopes, owned = module_paths(order)
-    if parameters is not None:
-        owned = set(_as_values("parameters", parameters))
-    targets = set(_as_values("highlight", highlight)) if highlight is not None else set()
-    for t in targets:
-        if t not in index:
-            raise ValueError(
-                f"draw_graph: highlight={t!r} is not in the graph of the root "
-                "(the root does not depend on it)"
-            )
-    on_path = _depends_on(order, targets) if targets else set()
-    done_set = set(_as_values("done", done)) if done is not None else None
-    if current is not None and current[0] not in index:
-        raise ValueError(f"draw_graph: current node {current[0]!r} is not in the graph")
-
-    # Which nodes merge into a neuron node (collapse), and which cluster each node is in.
-    neurons = find_neurons(order, scopes, root) if collapse else Neurons()
-    levels = {"neuron": ("layer", "neuron"), "layer": ("layer",), None: ()}[group]
-    if collapse:
-        levels = tuple(k for k in levels if k != "neuron")
-
-    def cluster_path(node: Value) -> tuple:
-        return tuple(o for o in scopes[node] if kind_of(o) in levels)
-
-    ids: dict[Value, str] = {}
-    for node in order:
-        shown = neurons.output[neurons.of[node]] if node in neurons.of else node
-        ids[node] = f"v{index[shown]}"
-
-    def shown_grad(node: Value) -> float | None:
-        if grads is None:
-            return node.grad
-        value = grads.get(node)
-        return None if value is None else float(value)
-
-    def faded(node: Value) -> bool:
-        return done_set is not None and node not in done_set
-
-    # Statements, grouped by cluster path so clusters can be written nested.
-    statements: dict[tuple, list[str]] = {}
-
-    edge_lines: list[str] = []  # edges are all written after the nodes, at the top level
-
-    def emit(path: tuple, line: str) -> None:
-        statements.setdefault(path, []).append(line)
-
-    edges: dict[tuple, str] = {}
-    n_values = n_ops = 0
-    for node in order:
-        k = index[node]
-        if node in neurons.of:  # collapsed: draw the neuron call once, at its output
-            key = neurons.of[node]
-            if node is not neurons.output[key]:
-                continue
-            inside = set(neurons.members[key])
-            emit(cluster_path(node), _neuron_node(
-                ids[node], neurons.name(key), owner_formula(neurons.owner[key]),
-                node, show_grad, shown_grad(node), bool(inside & on_path), faded(node)))
-            n_values += 1
-            sources: dict[str, bool] = {}  # drawn source -> on a highlighted path
-            for m in neurons.members[key]:
-                for i in m.inputs:
-                    if i not in inside:
-                        sources[ids[i]] = sources.get(ids[i], False) or i in on_path
-            for source, hot in sources.items():
-                edge_lines.append(
-                    f'{source} -> {ids[node]} [id="e{k}_from_{source}"{_HOT if hot else ""}];')
-            continue
-        role = _role(node, root, owned, guess=parameters is None)
-        emit(cluster_path(node), _value_node(
-            ids[node], node, role, show_grad, shown_grad(node), node in on_path, faded(node)))
-        n_values += 1
-        if node.is_leaf():
-            continue
-        op = f"op{k}"
-        n_ops += 1
-        emit(cluster_path(node), _op_node(op, node, node in on_path))
-        is_current = current is not None and current[0] is node
-        edges[(node, None)] = f"e{k}"
-        hot_out = node in on_path or is_current
-        edge_lines.append(f'{op} -> {ids[node]} [id="e{k}"{_HOT if hot_out else ""}];')
-        for position, (i, local) in enumerate(zip(node.inputs, node.local_grads)):
-            edge = f"e{k}_{position}"
-            edges[(node, position)] = edge
-            attrs = [f'id="{edge}"']
-            this_current = is_current and current[1] == position
-            hot = i in on_path or this_current
-            if show_local or hot:
-                attrs.append(f"label=<{_num(local)}>")
-            if this_current:
-                attrs.append('class="current"')
-            style = _HOT_CURRENT if this_current else (_HOT if hot else "")
-            edge_lines.append(f"{ids[i]} -> {op} [{', '.join(attrs)}{style}];")
-
-    lines = [
-        "digraph chainrule {",
-        # ordering=in: a node's inputs are laid out in operand order (a above b in a - b).
-        # Collapsed networks connect every neuron to every neuron of the next layer:
-        # more room between layers and translucent edges keep them readable.
-        f'  graph [rankdir={rankdir}, fontname="{_FONT}", nodesep=0.2, '
-        f"ranksep={1.5 if neurons.of else 0.35}, ordering=in"
-        + (f", label=<{_text(title)}>, labelloc=t, fontsize=14" if title is not None else "")
-        + "];",
-        f'  node [fontname="{_FONT}", fontsize=11];',
-        f'  edge [fontname="{_FONT}", fontsize=9, arrowsize=0.6, '
-        f'color="{"#55555560" if neurons.of else "#555555"}"];',
-    ]
-    lines += _clusters(statements, order, cluster_path)
-    lines += ["  " + e for e in edge_lines]
+    options = _check_arguments(root, rankdir, show_grad, show_local, highlight, group,
+                               collapse, grads, current, done, title, parameters)
+    plan = _plan(options)
+    statements, counts = _node_statements(plan)
+    edges = _edge_statements(plan)
+    lines = _header(plan) + _clusters(statements, plan.order, plan.cluster_path)
+    lines += ["  " + e for e in edges]
     lines.append("}")
-    return Graph("\n".join(lines) + "\n", ids, edges, (n_values, n_ops))
-
-
-_HOT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2'
-_HOT_CURRENT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=3.5'
-
-
-def _clusters(statements: dict[tuple, list[str]], order: list[Value], cluster_path) -> list[str]:
-    """The statements, with nodes of each cluster path nested in ``subgraph cluster_*``.
-
-    Clusters are numbered in the order their first node appears, so the text is
-    deterministic.
-    """
-    lines = ["  " + s for s in statements.get((), [])]
-    # Every cluster path and its prefixes, in order of first appearance.
-    paths: list[tuple] = []
-    seen: set[tuple] = set()
-    for node in order:
-        path = cluster_path(node)
-        for depth in range(1, len(path) + 1):
-            key = tuple(id(o) for o in path[:depth])
-            if key not in seen:
-                seen.add(key)
-                paths.append(path[:depth])
-    numbers = {tuple(id(o) for o in p): n for n, p in enumerate(paths)}
-    by_key = {tuple(id(o) for o in p): lines_ for p, lines_ in statements.items() if p}
-
-    def write(path: tuple, indent: str) -> None:
-        key = tuple(id(o) for o in path)
-        owner = path[-1]
-        kind = kind_of(owner) or "group"
-        lines.append(f"{indent}subgraph cluster_{numbers[key]} {{")
-        lines.append(
-            f'{indent}  graph [label=<{_text(owner_name(owner))}>, class="{kind}", '
-            f'style="rounded,dashed", color="#999999", fontsize=10];'
-        )
-        for s in by_key.get(key, []):
-            lines.append(f"{indent}  {s}")
-        for child in paths:
-            if len(child) == len(path) + 1 and tuple(id(o) for o in child[:-1]) == key:
-                write(child, indent + "  ")
-        lines.append(f"{indent}}}")
-
-    for path in paths:
-        if len(path) == 1:
-            write(path, "  ")
-    return lines
-
-
-def _cell(text: str, fill: str, faded: bool, extra: str = "") -> str:
-    body = f'<font color="{_FADED}">{text}</font>' if faded else text
-    return f'<td bgcolor="{fill}"{extra}>{body}</td>'
-
-
-def _table(rows: list[str], hot: bool, faded: bool) -> str:
-    # Cells have their own borders; the table's border is drawn only to mark a path.
-    colour = HIGHLIGHT if hot else (_FADED if faded else "#444444")
-    border = "2" if hot else "0"
-    return (
-        f'<table border="{border}" cellborder="1" cellspacing="0" cellpadding="3" color="{colour}">'
-        + "".join(f"<tr>{r}</tr>" for r in rows)
-        + "</table>"
-    )
-
-
-def _value_node(node_id: str, node: Value, role: str, show_grad: bool, grad: float | None,
-                hot: bool, faded: bool) -> str:
-    fill = ROLE_COLOURS[role]
-    cells = []
-    if node.label:
-        cells.append(_cell(f"<b>{_text(node.label)}</b>", fill, faded))
-    cells.append(_cell(f"data {_num(node.data)}", fill, faded))
-    if show_grad:
-        text = "grad ?" if grad is None else f"grad {_num(grad)}"
-        cells.append(_cell(text, grad_colour(grad), faded))
-    classes = " ".join(["value", role] + (["path"] if hot else []) + (["pending"] if faded else []))
-    label = _table(["".join(cells)], hot, faded)
-    return f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, label=<{label}>];'
-
-
-def _op_node(op_id: str, node: Value, hot: bool) -> str:
-    rule = node.rule
-    symbol = rule.symbol if rule is not None else node.op
-    if node.arg is not None:
-        symbol = f"{symbol}{_num(node.arg)}"
-    colour = f', color="{HIGHLIGHT}", penwidth=2' if hot else ""
-    return (
-        f'{op_id} [id="{op_id}", class="op", shape=ellipse, style=filled, fillcolor="#f2f2f2", '
-        f'margin="0.04,0.02", width=0.3, height=0.3, label=<{_text(symbol)}>{colour}];'
-    )
-
-
-def _neuron_node(node_id: str, name: str, formula: Any, output: Value, show_grad: bool,
-                 grad: float | None, hot: bool, faded: bool) -> str:
-    fill = ROLE_COLOURS["intermediate"]
-    rows = [_cell(f"<b>{_text(name)}</b>", fill, faded, ' colspan="2"')]
-    if formula:
-        rows.append(_cell(_text(formula), fill, faded, ' colspan="2"'))
-    last = _cell(f"data {_num(output.data)}", fill, faded)
-    if show_grad:
-        text = "grad ?" if grad is None else f"grad {_num(grad)}"
-        last += _cell(text, grad_colour(grad), faded)
-    else:
-        last = _cell(f"data {_num(output.data)}", fill, faded, ' colspan="2"')
-    rows.append(last)
-    classes = "neuron" + (" path" if hot else "") + (" pending" if faded else "")
-    return (
-        f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, '
-        f"label=<{_table(rows, hot, faded)}>];"
-    )
+    leaves = {plan.ids[n] for n in plan.order if n.is_leaf() and n not in plan.neurons.of}
+    drawn = len(set(plan.ids.values())) + counts[1]
+    cost = _layout_cost(plan.layout_edges, leaves, drawn)
+    return Graph("\n".join(lines) + "\n", plan.ids, plan.edge_ids, counts, cost)

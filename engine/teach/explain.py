@@ -21,35 +21,20 @@ self-contained step-through web page (``.to_html(path)``, see ``engine/page.py``
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..backward import backward_order
 from ..value import Value
-from .tables import html_table, number, text_table
+from .notation import Notation, factor, number, number_piece
+from .tables import html_table, text_table
 
-__all__ = ["Step", "Explanation", "explain", "node_names"]
+__all__ = ["Step", "Explanation", "explain"]
 
 #: Rows shown by the Jupyter displays before "... N more steps" (print shows all).
 DISPLAY_ROWS = 200
-
-#: Longer generated names fall back to a numbered name such as ``v7``.
-_NAME_LIMIT = 28
-_NUMBERED = re.compile(r"v[0-9]+")
-
-
-def _factor(text: str) -> str:
-    """``text`` as a factor of a product: in parentheses unless it is one token
-    (``b``, ``2``, ``tanh(a)``), so ``1 * (1 - tanh(a)^2)`` and ``1 * (-3)`` read right."""
-    depth = 0
-    for i, char in enumerate(text):
-        depth += char == "("
-        depth -= char == ")"
-        if depth == 0 and (char in " +*/" or (char == "-" and i == 0)):
-            return f"({text})"
-    return text
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,17 +47,20 @@ class Step:
         position: which of ``node.inputs`` receives it (0 or 1; ``a * a`` has both).
         input: ``node.inputs[position]``.
         upstream: d(root)/d(node), final when this step runs.
-        formula: the local derivative as text, from ``node.rule.derivatives[position]``
-            (written with the rule's operand names, e.g. ``"b"`` for d(a*b)/da).
-        latex: the same from ``node.rule.derivatives_latex[position]``.
+        formula: the rule's local derivative as text, ``node.rule.derivatives[position]``,
+            in the rule's operand names (``"b"`` for d(a*b)/da).
+        latex: the same in LaTeX, ``node.rule.derivatives_latex[position]``.
         local: d(node)/d(input), the value stored by the forward pass.
         contribution: ``local * upstream``, exactly as ``backward()`` computes it.
         grad_before: the input's gradient before this step (a leaf may carry
             gradient from an earlier ``backward()``: leaves accumulate).
         grad: the input's gradient after this step (``grad_before + contribution``).
-        node_name, input_name: display names (labels, or short expressions).
-        local_formula: ``formula`` with the operands replaced by the inputs'
-            names, e.g. ``"1 - tanh(a)^2"``.
+        node_name, input_name: the nodes' names in the one notation
+            (``engine/teach/notation.py``): labels, short expressions or ``v<k>``.
+        local_formula: ``formula`` with the operands replaced by the inputs' names,
+            e.g. ``"1 - tanh(a)^2"``; for ``c ** a``: ``"a * c^(a - 1)"``.
+        local_latex: the same in LaTeX, e.g. ``"1 - \\tanh^{2} a"``.
+        notation: how the graph's nodes are written (names, definitions).
     """
 
     number: int
@@ -89,6 +77,28 @@ class Step:
     node_name: str = field(repr=False)
     input_name: str = field(repr=False)
     local_formula: str = field(repr=False)
+    local_latex: str = field(repr=False, default="")
+    notation: Notation | None = field(repr=False, default=None)
+
+    def product(self) -> str:
+        """The contribution as arithmetic: ``1 * b = 1 * (-3)``, the formula then its
+        value (the formula once, when it is just a number, as for ``+``)."""
+        upstream = factor(number_piece(self.upstream))
+        local = factor(number_piece(self.local))
+        text = f"{upstream} * {local}"
+        if self.notation is not None:
+            written = factor(self.notation.local_piece(self.node, self.position))
+        else:
+            written = self.local_formula
+        if written != local:
+            text = f"{upstream} * {written} = {text}"
+        return text
+
+    def where(self) -> str:
+        """``where v8 = ...`` for the short names this step uses, or ``""``."""
+        if self.notation is None:
+            return ""
+        return self.notation.where_text((self.node, self.input), (self.local_formula,))
 
     def sentence(self) -> str:
         """The step in words and numbers, e.g. for a caption.
@@ -99,96 +109,22 @@ class Step:
         >>> print(explain(c)[0].sentence())
         grad(a) += grad(c) * d(c)/d(a) = 1 * b = 1 * (-3) = -3; now grad(a) = -3
         """
-        upstream, local = _factor(number(self.upstream)), _factor(number(self.local))
-        formula = _factor(self.local_formula)
-        # the formula, then its value (once if the formula is a number, as for + and -)
-        product = f"{upstream} * {local}"
-        if formula != local:
-            product = f"{upstream} * {formula} = {product}"
-        return (
+        said = (
             f"grad({self.input_name}) += grad({self.node_name}) * "
-            f"d({self.node_name})/d({self.input_name}) = {product} = "
+            f"d({self.node_name})/d({self.input_name}) = {self.product()} = "
             f"{number(self.contribution)}"
             f"; now grad({self.input_name}) = {number(self.grad)}"
         )
+        where = self.where()
+        return f"{said} ({where})" if where else said
 
     def __repr__(self) -> str:
         return (
             f"Step({self.number}: {self.node_name} -> {self.input_name} "
             f"[input {self.position}], upstream={number(self.upstream)}, "
-            f"local={self.formula!r}={number(self.local)}, "
+            f"local={self.local_formula!r}={number(self.local)}, "
             f"contribution={number(self.contribution)}, grad={number(self.grad)})"
         )
-
-
-def node_names(order: Sequence[Value]) -> dict[Value, str]:
-    """A short display name for every node in ``order`` (a ``backward_order``).
-
-    A node's label when it has one; a number for an unlabelled leaf (a constant
-    such as the 2 in ``x * 2``); else a short expression of its inputs' names
-    (``a * b``, ``tanh(a * b)``), or ``v<k>`` when that would be too long, with
-    ``k`` counting nodes from the inputs up. Built without recursion.
-    """
-    names: dict[Value, str] = {}
-    for k, node in enumerate(reversed(order), start=1):  # inputs before users
-        if node.label:
-            names[node] = node.label
-        elif node.is_leaf():
-            names[node] = number(node.data)
-        else:
-            operands = [_operand_of(node, i, x, names) for i, x in enumerate(node.inputs)]
-            text = _expression(node, operands)
-            names[node] = text if len(text) <= _NAME_LIMIT else f"v{k}"
-    return names
-
-
-#: How tightly the infix ops bind, for names without needless parentheses.
-_BINDING = {"add": 1, "sub": 1, "mul": 2, "div": 2}
-
-
-def _operand_of(node: Value, position: int, x: Value, names: Mapping[Value, str]) -> str:
-    """Input ``x`` of ``node`` as it reads in ``node``'s name: ``w1 * x1 + w2 * x2``,
-    ``a + b + c`` and ``a * b / c`` need no parentheses, ``a - (b + c)`` does."""
-    text = _operand(x, names)
-    if text.startswith("(") and not x.label and not x.is_leaf():
-        inner, outer = _BINDING.get(x.op), _BINDING.get(node.op)
-        if inner and outer and (inner > outer or (inner == outer and position == 0)):
-            return names[x]
-    return text
-
-
-def _operand(node: Value, names: Mapping[Value, str]) -> str:
-    """A node's name as it reads inside a bigger expression: sums, products... in parentheses."""
-    name = names[node]
-    if node.label:
-        compound = " " in name
-    else:
-        compound = not node.is_leaf() and node.rule.arity == 2 and not _NUMBERED.fullmatch(name)
-    return f"({name})" if compound else name
-
-
-def _expression(node: Value, operands: list[str]) -> str:
-    """``a * b``, ``tanh(x)``, ``-x``, ``x**2`` from the inputs' (bracketed) names."""
-    rule = node.rule
-    if node.op == "pow_const":
-        return f"{operands[0]}**{number(node.arg)}"
-    if node.op == "neg":
-        return f"-{operands[0]}"
-    if rule.arity == 2:
-        return f"{operands[0]} {rule.symbol} {operands[1]}"
-    inner = operands[0]
-    if inner.startswith("(") and inner.endswith(")"):  # tanh(a + b), not tanh((a + b))
-        inner = inner[1:-1]
-    return f"{rule.symbol}({inner})"
-
-
-def _substitute(formula: str, node: Value, operands: list[str]) -> str:
-    """The rule's formula with its operand names replaced by the inputs' names."""
-    table = dict(zip(node.rule.operands, operands))
-    if node.arg is not None:
-        table["c"] = number(node.arg)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, table)) + r")\b")
-    return pattern.sub(lambda m: table[m.group(1)], formula)
 
 
 class Explanation(Sequence):
@@ -202,16 +138,18 @@ class Explanation(Sequence):
         seed: the root's gradient after seeding (1, or more if ``root`` is a leaf
             that already had a gradient).
         order: the nodes in backward order (root first).
-        names: display name of every node.
+        notation: how every node is written (``engine/teach/notation.py``).
+        names: the name of every node (``notation.name``).
     """
 
     def __init__(self, root: Value, seed: float, steps: Sequence[Step],
-                 order: Sequence[Value], names: Mapping[Value, str],
+                 order: Sequence[Value], notation: Notation,
                  before: Mapping[Value, float]) -> None:
         self.root = root
         self.seed = seed
         self.order = tuple(order)
-        self.names = dict(names)
+        self.notation = notation
+        self.names = {node: notation.name(node) for node in self.order}
         self._steps = tuple(steps)
         self._before = dict(before)  # leaves that already had a gradient
         # the number of the last step that adds to each node: after it, the grad is final
@@ -277,13 +215,19 @@ class Explanation(Sequence):
         return draw_graph(self.root, grads=self.grads_at(k), current=current,
                           done=self.done_at(k), **options)
 
-    def to_html(self, path, title: str | None = None, graph: bool = True, **draw_options: Any):
+    def to_html(self, path: str | Path, title: str | None = None, graph: bool = True,
+                **draw_options: Any) -> Path:
         """Write a self-contained web page that steps through this backward pass.
 
         One HTML file (no network needed) with the drawn graph, Previous/Next
-        buttons and arrow keys; see ``engine.page``. ``graph=False`` writes a
-        table-only page; other options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
+        buttons and arrow keys; see ``engine.teach.page``. ``graph=False`` writes a
+        table-only page, as does a graph too big to lay out (the page then says
+        so); other options go to ``draw_graph`` (e.g. ``rankdir="TB"``). The file
+        is written atomically (``engine.teach.files.atomic_write``).
         Returns the path written (a ``pathlib.Path``).
+
+        Raises:
+            TypeError: ``path`` is not a path, ``title`` not a str or ``graph`` not a bool.
         """
         from .page import write_page
 
@@ -317,8 +261,7 @@ class Explanation(Sequence):
         def show(change: Any = None) -> None:
             k = slider.value
             if k == 0:
-                root = self.names[self.root]
-                said = f"Start: grad({root}) = {number(self.seed)} (d {root} / d itself)"
+                said = self.start()
             else:
                 said = f"Step {k} of {len(self)}: {self._steps[k - 1].sentence()}"
             text.value = f"<pre>{html.escape(said)}</pre>"
@@ -350,10 +293,24 @@ class Explanation(Sequence):
             for s in self._steps
         ]
 
+    def start(self) -> str:
+        """What step 0 says: the root's gradient is seeded."""
+        root = self.names[self.root]
+        said = f"Start: grad({root}) = {number(self.seed)} (d {root} / d itself)"
+        where = self.notation.where_text((self.root,))
+        return f"{said} ({where})" if where else said
+
     def _title(self) -> str:
         root = self.names[self.root]
         return (f"Backward pass from {root}: grad({root}) = {number(self.seed)}; "
                 "each step: input grad += upstream * local")
+
+    def where(self, steps: Sequence[Step] | None = None) -> list[tuple[str, str]]:
+        """The definitions ``(v<k>, expression)`` of the short names that ``steps``
+        (default: all) and the title use, innermost first."""
+        steps = self._steps if steps is None else steps
+        nodes = [self.root] + [n for s in steps for n in (s.node, s.input)]
+        return self.notation.where(nodes, [s.local_formula for s in steps])
 
     def _notes(self) -> list[str]:
         return [
@@ -363,18 +320,30 @@ class Explanation(Sequence):
         ]
 
     def text(self, max_rows: int | None = None) -> str:
-        """The text table; with ``max_rows``, the first rows and a count of the rest."""
+        """The text table; with ``max_rows``, the first rows and a count of the rest.
+
+        Short names (``v<k>``) used in the rows shown are defined below the table.
+        """
+        if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int)):
+            raise TypeError(f"Explanation.text: max_rows must be an int or None, got "
+                            f"{type(max_rows).__name__} {max_rows!r}")
+        if max_rows is not None and max_rows < 0:
+            raise ValueError(f"Explanation.text: max_rows must be >= 0, got {max_rows}")
         rows = self.rows()
-        more = 0
-        if max_rows is not None and len(rows) > max_rows:
-            rows, more = rows[:max_rows], len(rows) - max_rows
+        shown = self._steps if max_rows is None else self._steps[:max_rows]
         lines = [self._title(), ""]
-        if rows:
-            lines.append(text_table(self.HEADERS, rows, right=self.RIGHT))
-        else:
+        if not rows:
             lines.append("(no steps: the root is a leaf)")
-        if more:
-            lines.append(f"... {more} more steps (print() shows them all)")
+        elif not shown:
+            lines.append(f"(0 of {len(rows)} steps shown; print() shows them all)")
+        else:
+            lines.append(text_table(self.HEADERS, rows[:len(shown)], right=self.RIGHT))
+            if len(shown) < len(rows):
+                lines.append(f"... {len(rows) - len(shown)} more steps (print() shows them all)")
+        where = self.where(shown)
+        if where:
+            lines.append("where")
+            lines.extend(f"  {name} = {text}" for name, text in where)
         lines.extend(self._notes())
         return "\n".join(lines)
 
@@ -396,6 +365,9 @@ class Explanation(Sequence):
         table = html_table(self.HEADERS, rows[:DISPLAY_ROWS], right=self.RIGHT,
                            caption=self._title(), table_class="chainrule-explanation")
         extra = [f"... {more} more steps (print() shows them all)"] if more else []
+        where = self.where(self._steps[:DISPLAY_ROWS])
+        if where:
+            extra.append("where " + "; ".join(f"{n} = {t}" for n, t in where))
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in extra + self._notes())
         return f"<div>{table}{notes}</div>"
 
@@ -427,7 +399,8 @@ def explain(root: Value) -> Explanation:
             f"{type(root).__name__} {root!r}"
         )
     order = backward_order(root)
-    names = node_names(order)
+    notation = Notation(root)
+    names = {node: notation.name(node) for node in order}
     # the same three phases as engine.backward.backward, with a record of each edge
     for node in order:
         if node._a is not None:
@@ -440,18 +413,17 @@ def explain(root: Value) -> Explanation:
         if node._a is None:
             continue
         g = node.grad
-        inputs = node.inputs
-        operands = [_operand(x, names) for x in inputs]
-        for i, (x, local) in enumerate(zip(inputs, node.local_grads)):
+        rule = node.rule
+        for i, (x, local) in enumerate(zip(node.inputs, node.local_grads)):
             contribution = local * g  # the exact expression backward() evaluates
             grad_before = x.grad
             x.grad += contribution
-            rule = node.rule
             steps.append(Step(
                 number=len(steps) + 1, node=node, position=i, input=x, upstream=g,
                 formula=rule.derivatives[i], latex=rule.derivatives_latex[i], local=local,
                 contribution=contribution, grad_before=grad_before, grad=x.grad,
                 node_name=names[node], input_name=names[x],
-                local_formula=_substitute(rule.derivatives[i], node, operands),
+                local_formula=notation.local_formula(node, i),
+                local_latex=notation.local_latex(node, i), notation=notation,
             ))
-    return Explanation(root, seed, steps, order, names, before)
+    return Explanation(root, seed, steps, order, notation, before)

@@ -24,7 +24,8 @@ from typing import Any
 
 from ..backward import backward_order
 from ..value import Value, no_grad
-from .tables import html_table, number, text_table
+from .notation import magnitude, number, visible
+from .tables import html_table, text_table
 
 __all__ = ["GradcheckRow", "GradcheckReport", "gradcheck"]
 
@@ -51,8 +52,8 @@ class GradcheckRow:
     ok: bool
 
     def __repr__(self) -> str:
-        return (f"GradcheckRow({self.label!r}, analytic={number(self.analytic)}, "
-                f"numeric={number(self.numeric)}, error={self.error:.2e}, ok={self.ok})")
+        return (f"GradcheckRow({visible(self.label)!r}, analytic={number(self.analytic)}, "
+                f"numeric={number(self.numeric)}, error={magnitude(self.error)}, ok={self.ok})")
 
 
 class GradcheckReport(Sequence):
@@ -98,21 +99,23 @@ class GradcheckReport(Sequence):
         return max((row.error for row in self._rows), default=0.0)
 
     def rows(self) -> list[list[str]]:
-        """The table's cells as strings (see ``HEADERS``)."""
-        return [[r.label, number(r.analytic, 10), number(r.numeric, 10),
-                 f"{r.error:.1e}", "ok" if r.ok else "FAIL"] for r in self._rows]
+        """The table's cells as strings (see ``HEADERS``), in the one notation: the
+        gradients at the current precision (``notation.precision``), the error
+        to 2 significant digits."""
+        return [[visible(r.label), number(r.analytic), number(r.numeric),
+                 magnitude(r.error), "ok" if r.ok else "FAIL"] for r in self._rows]
 
     def _summary(self) -> str:
         verdict = "all ok" if self.ok else f"{len(self.failures)} of {len(self)} FAILED"
-        return (f"gradcheck: {verdict} (f = {number(self.value)}, eps={self.eps:g}, "
-                f"rtol={self.rtol:g}, atol={self.atol:g})")
+        return (f"gradcheck: {verdict} (f = {number(self.value)}, eps={number(self.eps)}, "
+                f"rtol={number(self.rtol)}, atol={number(self.atol)})")
 
     def __str__(self) -> str:
         return self._summary() + "\n" + text_table(self.HEADERS, self.rows(), right=self.RIGHT)
 
     def __repr__(self) -> str:
         return (f"GradcheckReport(ok={self.ok}, {len(self)} inputs, "
-                f"max relative error {self.max_error:.1e})")
+                f"max relative error {magnitude(self.max_error)})")
 
     def _repr_pretty_(self, p, cycle: bool) -> None:
         p.text(repr(self) if cycle else str(self))
@@ -260,14 +263,14 @@ def gradcheck(f: Callable[..., Value], inputs: Any, eps: float = 1e-6,
         try:
             with no_grad():
                 v.data = original + eps
-                up = _scalar(call(values))
-                if up is out:
+                nudged = _scalar(call(values))
+                if nudged is out:
                     raise ValueError(
                         "gradcheck: f returned the same Value twice; it must rebuild the "
                         "expression from the inputs on every call (e.g. lambda: loss(model), "
                         "not lambda: loss)"
                     )
-                up = up.data
+                up = nudged.data
                 v.data = original - eps
                 down = _scalar(call(values)).data
         finally:

@@ -14,8 +14,12 @@ How it is built, and why:
 * The steps travel as JSON in a ``<script type="application/json">`` block, with
   ``<``, ``>`` and ``&`` escaped so no label can close the script; the script
   writes text only through ``textContent``, never as HTML.
-* Without ``dot`` the page still works: the
-  table, the counter and the buttons, plus a note saying how to install Graphviz.
+* Without ``dot``, or for a graph too big to lay out in reasonable time
+  (``draw.GraphTooLarge``), the page still works: the table, the counter and the
+  buttons, plus a note saying why there is no drawing and what to do.
+* Every name, number and formula on the page is written by the one notation
+  (``notation.py``), the side panel's arithmetic included; short names ``v<k>``
+  are defined under the table. The file is written atomically (``files.py``).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .draw import Graph, draw_graph, grad_colour, inline_svg
-from .tables import html_table, number
+from .draw import Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
+from .files import atomic_write
+from .notation import factor, number, number_piece, visible
+from .tables import html_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..value import Value
@@ -51,15 +57,19 @@ def _asset(name: str) -> str:
 
 def write_page(explanation: Explanation, path: str | Path, title: str | None = None,
                graph: bool = True, **draw_options: Any) -> Path:
-    """Write the step-through page to ``path`` (UTF-8) and return the path.
+    """Write the step-through page to ``path`` (UTF-8, atomically) and return the path.
 
     ``graph=False`` leaves the drawing out (a table-only page); other keyword
     options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
+
+    Raises:
+        TypeError: ``path`` is not a str or path, ``title`` not a str, ``graph`` not a bool.
     """
-    path = Path(path)
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"to_html: path must be a str or pathlib.Path, got "
+                        f"{type(path).__name__} {path!r}")
     page = render_page(explanation, title=title, graph=graph, **draw_options)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return atomic_write(Path(path), page)
 
 
 def render_page(explanation: Explanation, title: str | None = None,
@@ -70,11 +80,21 @@ def render_page(explanation: Explanation, title: str | None = None,
     steps and the data filled in; ``assets/page.css`` and ``assets/page.js`` are
     inlined, so the one file needs nothing else.
     """
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"to_html: title must be a str, got {type(title).__name__} {title!r}")
+    if not isinstance(graph, bool):
+        raise TypeError(f"to_html: graph must be True or False, got {graph!r}")
     root_name = explanation.names[explanation.root]
-    title = title if title is not None else f"Backpropagation through {root_name}"
+    title = visible(title) if title is not None else f"Backpropagation through {root_name}"
     svg, drawn, note = _drawing(explanation, draw_options) if graph else (None, None, "")
     data = _data(explanation, drawn if svg else None)
     data["title"] = title
+    where = explanation.where()
+    where_html = (
+        '<p id="where">where ' + "; ".join(
+            f"<code>{html.escape(n)}</code> = <code>{html.escape(t)}</code>" for n, t in where)
+        + "</p>" if where else ""
+    )
 
     table = html_table(
         explanation.HEADERS, explanation.rows(), right=explanation.RIGHT,
@@ -91,6 +111,7 @@ def render_page(explanation: Explanation, title: str | None = None,
         style=_asset("page.css"),
         graph=graph_html,
         table=table,
+        where=where_html,
         total=len(explanation),
         payload=payload,
         script=_asset("page.js"),
@@ -110,16 +131,21 @@ def _drawing(explanation: Explanation, options: dict) -> tuple[str | None, Graph
     drawn = draw_graph(explanation.root, **options)
     try:
         svg = drawn.svg()
-    except ImportError as error:  # no graphviz Python package: its message names the extra
-        return None, drawn, f"{error}. {INSTALL_GRAPHVIZ}"
+    except GraphTooLarge as error:  # refused at once, or dot ran out of time
+        return None, drawn, f"No drawing: {error}. The table below has every step."
     except (RuntimeError, OSError):  # no dot program
         return None, drawn, INSTALL_GRAPHVIZ
     return inline_svg(svg), drawn, ""
 
 
 def _short(x: float) -> str:
-    """A gradient as the drawing shows it: 4 significant digits."""
-    return number(x, 4)
+    """A gradient as the drawing shows it (the same notation)."""
+    return number(x)
+
+
+def _plus(before: float, contribution: float, grad: float) -> str:
+    """``before + contribution = grad``, a negative contribution in parentheses."""
+    return f"{number(before)} + {factor(number_piece(contribution))} = {number(grad)}"
 
 
 def _step_edges(step: Step, drawn: Graph) -> tuple[list[str], list[str]]:
@@ -154,7 +180,9 @@ def _data(explanation: Explanation, drawn: Graph | None) -> dict:
             "node": ids[s.node], "input": ids[s.input], "position": s.position,
             "nodeName": s.node_name, "inputName": s.input_name,
             "upstream": number(s.upstream), "formula": s.local_formula,
-            "rule": s.formula, "local": number(s.local),
+            "latex": s.local_latex, "rule": s.formula, "local": number(s.local),
+            "product": f"{s.product()} = {number(s.contribution)}",
+            "sum": _plus(s.grad_before, s.contribution, s.grad),
             "contribution": number(s.contribution), "before": number(s.grad_before),
             "grad": number(s.grad), "short": _short(s.grad),
             "colour": grad_colour(s.grad) if drawn else "", "sentence": s.sentence(),
@@ -166,6 +194,7 @@ def _data(explanation: Explanation, drawn: Graph | None) -> dict:
         for n in explanation.order
     ]
     return {"root": ids[explanation.root], "rootName": explanation.names[explanation.root],
+            "start": explanation.start(),
             "seed": number(explanation.seed), "seedShort": _short(explanation.seed),
             "seedColour": grad_colour(explanation.seed) if drawn else "",
             "unknownColour": grad_colour(None) if drawn else "", "steps": steps,

@@ -20,18 +20,23 @@ the sum can be checked by hand.
 >>> L.backward()
 >>> for path in gradient_paths(L, a):
 ...     print(path)
-a -> c -> L: -3 * 1 = -3
+a -> c -> L: (-3) * 1 = -3
 a -> L: 1
 >>> a.grad
 -2.0
+
+Nodes are named as every tool names them (``engine/teach/notation.py``): a
+label, a short expression such as ``a * b``, or ``v<k>``, which the line then
+defines (``; where v7 = ...``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..value import Value
+from .notation import Notation, number
 
 __all__ = ["gradient_paths", "GradientPath", "count_paths"]
 
@@ -53,6 +58,7 @@ class GradientPath:
     positions: tuple[int, ...]
     locals: tuple[float, ...]
     product: float
+    notation: Notation | None = field(default=None, repr=False, compare=False)
 
     @property
     def edges(self) -> tuple[tuple[Value, int], ...]:
@@ -63,34 +69,30 @@ class GradientPath:
         """The number of edges."""
         return len(self.positions)
 
+    def _notation(self) -> Notation:
+        return self.notation if self.notation is not None else Notation(self.nodes[-1])
+
     def __str__(self) -> str:
-        names = " -> ".join(_name(node) for node in self.nodes)
+        notation = self._notation()
+        names = " -> ".join(notation.name(node) for node in self.nodes)
         if len(self.locals) == 0:
-            return f"{names}: 1"
-        if len(self.locals) == 1:
-            return f"{names}: {_num(self.product)}"
-        factors = " * ".join(_num(x) for x in self.locals)
-        return f"{names}: {factors} = {_num(self.product)}"
+            said = f"{names}: 1"
+        elif len(self.locals) == 1:
+            said = f"{names}: {number(self.product)}"
+        else:
+            factors = " * ".join(_factor(x) for x in self.locals)
+            said = f"{names}: {factors} = {number(self.product)}"
+        where = notation.where_text(self.nodes)
+        return f"{said}; {where}" if where else said
 
     def __repr__(self) -> str:
         return f"GradientPath({self})"
 
 
-def _num(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _name(node: Value) -> str:
-    """A short name for a node: its label, else its op symbol (or number for a leaf)."""
-    if node.label:
-        return node.label
-    if node.is_leaf():
-        return _num(node.data)
-    rule = node.rule
-    symbol = rule.symbol if rule is not None else node.op
-    if node.arg is not None:
-        symbol = f"{symbol}{_num(node.arg)}"
-    return f"[{symbol}]"
+def _factor(x: float) -> str:
+    """A local derivative as a factor of the product: negative ones in parentheses."""
+    text = number(x)
+    return f"({text})" if text.startswith("-") else text
 
 
 def _forward_order(root: Value) -> list[Value]:
@@ -153,9 +155,11 @@ def gradient_paths(root: Value, leaf: Value, limit: int = 10_000) -> list[Gradie
             "depend on it, so there is no path (and the derivative is 0)"
         )
     total = count[root]
+    notation = Notation(root)
     if total > limit:
         raise ValueError(
-            f"gradient_paths: there are {total} paths from {_name(leaf)} to {_name(root)}, "
+            f"gradient_paths: there are {total} paths from {notation.name(leaf)} to "
+            f"{notation.name(root)}, "
             f"more than limit={limit}; pass a larger limit= if you really want them all, "
             "or pick a leaf closer to the root"
         )
@@ -168,7 +172,7 @@ def gradient_paths(root: Value, leaf: Value, limit: int = 10_000) -> list[Gradie
     while stack:
         node, link = stack.pop()
         if node is leaf:
-            paths.append(_path(node, link))
+            paths.append(_path(node, link, notation))
             continue
         inputs = node.inputs
         for position in range(len(inputs) - 1, -1, -1):  # reversed: pops in operand order
@@ -178,7 +182,7 @@ def gradient_paths(root: Value, leaf: Value, limit: int = 10_000) -> list[Gradie
     return paths
 
 
-def _path(leaf: Value, link: tuple | None) -> GradientPath:
+def _path(leaf: Value, link: tuple | None, notation: Notation) -> GradientPath:
     nodes = [leaf]
     positions: list[int] = []
     locals_: list[float] = []
@@ -188,4 +192,5 @@ def _path(leaf: Value, link: tuple | None) -> GradientPath:
         positions.append(position)
         locals_.append(node.local_grads[position])
     product = math.prod(locals_) if locals_ else 1.0
-    return GradientPath(tuple(nodes), tuple(positions), tuple(locals_), float(product))
+    return GradientPath(tuple(nodes), tuple(positions), tuple(locals_), float(product),
+                        notation)

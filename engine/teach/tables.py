@@ -2,41 +2,34 @@
 
 Two renderings of the same rows: aligned plain text for terminals and doctests,
 and an HTML ``<table>`` for Jupyter, every cell escaped. Kept apart from the
-reports so each report only decides *what* its columns are.
+reports so each report only decides *what* its columns are; the cells come
+already written in the one notation (``notation.py``: names and numbers). A
+cell's control characters are written visibly (``\\n``, ``\\x1b``), so no label
+can break a row or recolour a terminal.
 """
 
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 
-__all__ = ["number", "text_table", "html_table"]
+from .notation import visible
 
-
-def number(x: float, digits: int = 6) -> str:
-    """A float for people: ``digits`` significant digits, no trailing noise.
-
-    >>> number(0.1 + 0.2), number(-3.0), number(1e-12), number(float("nan"))
-    ('0.3', '-3', '1e-12', 'nan')
-    """
-    if isinstance(x, float) and math.isnan(x):
-        return "nan"
-    return f"{x:.{digits}g}"
+__all__ = ["text_table", "html_table"]
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
                right: Sequence[bool] | None = None) -> str:
     """Columns padded to their widest cell; ``right[i]`` right-aligns column i (numbers).
 
-    >>> print(text_table(["x", "value"], [["a", "1"], ["bb", "-2.5"]], right=[False, True]))
-    x   value
-    --  -----
-    a       1
-    bb   -2.5
+    >>> print(text_table(["x", "value"], [["a", "1"], ["b\\nb", "-2.5"]], right=[False, True]))
+    x     value
+    ----  -----
+    a         1
+    b\\nb   -2.5
     """
     right = list(right) if right is not None else [False] * len(headers)
-    cells = [list(headers)] + [list(r) for r in rows]
+    cells = [[visible(c) for c in headers]] + [[visible(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
@@ -47,7 +40,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule] + [line(r) for r in rows])
+    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
@@ -59,7 +52,10 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     '<table><thead><tr><th>x</th></tr></thead><tbody><tr><td>&lt;b&gt;</td></tr></tbody></table>'
     """
     right = list(right) if right is not None else [False] * len(headers)
-    esc = html.escape
+
+    def esc(text: str) -> str:
+        return html.escape(visible(text))
+
     out = [f'<table class="{esc(table_class)}">' if table_class else "<table>"]
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")

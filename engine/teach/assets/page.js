@@ -136,12 +136,12 @@
       field("node", cur.nodeName);
       field("input", cur.inputName + (cur.position ? " (input 2)" : " (input 1)"));
       field("upstream grad(" + cur.nodeName + ")", cur.upstream);
-      field("local d(" + cur.nodeName + ")/d(" + cur.inputName + ")", cur.formula + " = " + cur.local);
-      field("contribution", cur.upstream + " * " + cur.local + " = " + cur.contribution);
-      field("grad(" + cur.inputName + ")", cur.before + " + " + cur.contribution + " = " + cur.grad);
+      field("local d(" + cur.nodeName + ")/d(" + cur.inputName + ")",
+            cur.formula === cur.local ? cur.local : cur.formula + " = " + cur.local);
+      field("contribution", cur.product);
+      field("grad(" + cur.inputName + ")", cur.sum);
     } else {
-      sentence.textContent = "Start: grad(" + D.rootName + ") = " + D.seed +
-        " (d " + D.rootName + " / d itself). Press Next (or the right arrow) to pass it back " +
+      sentence.textContent = D.start + ". Press Next (or the right arrow) to pass it back " +
         "one edge at a time.";
     }
     document.getElementById("counter").textContent = "Step " + k + " of " + total;

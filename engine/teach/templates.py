@@ -1,0 +1,468 @@
+"""Filling a rule's formula with operands, with exactly the parentheses needed.
+
+The rule table (``engine/ops.py``) writes each op and each local derivative as
+a template over its operand names: ``"a * b"``, ``"c * x^(c - 1)"``,
+``r"\\frac{a}{b}"``, ``r"1 - \\tanh^{2} x"``. A tool writing a node puts its
+inputs' texts in place of the names. Whether an input needs parentheses
+depends on two things only:
+
+* the input's **kind**: how loosely it binds (a sum ``a + b``, a product,
+  a negative ``-3``, a power, an atom such as ``x1`` or ``tanh(a)``);
+* the slot's **context**: what stands right before and right after the
+  operand name in the template (``-`` then nothing: ``1 - b`` needs
+  ``1 - (x + y)`` and ``1 - (-2)``; ``^`` after: a base, ``(-2)^2``).
+
+``Template.compile`` reads the template once (cached), works out for every
+slot the set of kinds that may stand there without parentheses, and the kind
+of the filled result; ``Template.fill`` is then a few list appends per node,
+so writing a graph a million nodes deep costs time linear in its size. Texts
+are kept as *ropes* (a str or a list of ropes), joined once at the end.
+
+Any op added to the table is written correctly without touching this file,
+as long as its templates use the notation of the table: in text ``+ - * /``,
+``^`` for powers, ``name(args)`` for functions, ``p if q else r`` and
+comparisons; in LaTeX the usual commands (``\\frac``, ``\\sqrt``, ``^{}``,
+function names such as ``\\tanh`` or ``\\operatorname{softplus}``, ``\\,`` for
+products), with each operand a separate one-letter token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+
+__all__ = ["Piece", "Template", "flatten", "COND", "SUM", "PRODUCT", "APPLY", "NEG", "FRAC",
+           "POWER", "ATOM"]
+
+# --- kinds: how loosely a written expression binds --------------------------------
+COND = 0  # p if q else r, x > 0
+SUM = 1  # a + b, a - b
+PRODUCT = 2  # a * b, a / b, 2 \sqrt{x}
+APPLY = 3  # LaTeX only: a function applied without parentheses, \tanh x
+NEG = 4  # -x, -3, -a / b (starts with a minus)
+FRAC = 5  # LaTeX only: \frac{a}{b}
+POWER = 6  # a^b
+ATOM = 7  # x1, 2, tanh(a), (a + b), \sqrt{x}
+
+_ALL = frozenset(range(8))
+ANY = _ALL
+NOT_COND = _ALL - {COND}
+AFTER_PLUS = _ALL - {COND, NEG}  # a + (-2)
+AFTER_MINUS = frozenset({PRODUCT, APPLY, FRAC, POWER, ATOM})  # a - (b + c), a - (-2)
+NEGATED = frozenset({APPLY, FRAC, POWER, ATOM})  # -(a * b), -(-a)
+LEFT_FACTOR = frozenset({PRODUCT, NEG, FRAC, POWER, ATOM})  # (a + b) * c, -a * b
+RIGHT_FACTOR = frozenset({PRODUCT, APPLY, FRAC, POWER, ATOM})  # a * (b + c), a * (-2)
+DIVISOR = frozenset({APPLY, FRAC, POWER, ATOM})  # a / (b * c)
+BASE = frozenset({ATOM})  # (a + b)^2, (-2)^2, (a^b)^c
+EXPONENT = frozenset({ATOM})  # a^(b + c), a^(-1), a^(b^c)
+ARGUMENT = frozenset({ATOM})  # \tanh\left(a + b\right)
+
+Rope = str | list  # a str, or a list of ropes
+
+
+class Piece:
+    """A written expression: its rope, its length in characters and its kind."""
+
+    __slots__ = ("rope", "length", "kind")
+
+    def __init__(self, rope: Rope, length: int, kind: int) -> None:
+        self.rope = rope
+        self.length = length
+        self.kind = kind
+
+    @classmethod
+    def of(cls, text: str, kind: int = ATOM) -> Piece:
+        """A piece holding ``text`` as it is."""
+        return cls(text, len(text), kind)
+
+    def text(self) -> str:
+        """The expression as one str."""
+        return flatten(self.rope)
+
+    def __repr__(self) -> str:
+        return f"Piece({self.text()!r}, kind={self.kind})"
+
+
+def flatten(rope: Rope) -> str:
+    """Join a rope into one str, without recursion."""
+    if isinstance(rope, str):
+        return rope
+    out: list[str] = []
+    stack: list[Rope] = [rope]
+    while stack:
+        piece = stack.pop()
+        if isinstance(piece, str):
+            out.append(piece)
+        else:
+            stack.extend(reversed(piece))
+    return "".join(out)
+
+
+# A slot: (operand name, kinds allowed there bare, how to wrap otherwise).
+_Slot = tuple[str, frozenset, str]
+
+
+class Template:
+    """One rule formula, read once: literal text and operand slots.
+
+    >>> t = Template.compile("c * x^(c - 1)", ("x", "c"))
+    >>> t.fill({"x": Piece.of("a + b", SUM), "c": Piece.of("-2", NEG)}).text()
+    '-2 * (a + b)^(-2 - 1)'
+    """
+
+    __slots__ = ("parts", "kind", "latex")
+
+    def __init__(self, parts: list[str | _Slot], kind: int | None, latex: bool) -> None:
+        self.parts = parts
+        self.kind = kind  # None: the template is one bare slot, the result has its kind
+        self.latex = latex
+
+    @staticmethod
+    @lru_cache(maxsize=512)
+    def compile(template: str, names: tuple[str, ...], latex: bool = False) -> Template:
+        """Read ``template`` (text, or LaTeX with ``latex=True``) with operand ``names``."""
+        return (_compile_latex if latex else _compile_text)(template, frozenset(names))
+
+    def fill(self, operands: Mapping[str, Piece]) -> Piece:
+        """The template with each operand name replaced by its piece, parenthesised
+        where its kind may not stand bare."""
+        rope: list[Rope] = []
+        length = 0
+        kind = self.kind
+        for part in self.parts:
+            if isinstance(part, str):
+                rope.append(part)
+                length += len(part)
+                continue
+            name, allowed, wrap = part
+            piece = operands[name]
+            if piece.kind in allowed:
+                rope.append(piece.rope)
+                length += piece.length
+                inner = piece.kind
+            elif wrap == "brace":
+                rope.append(["{", piece.rope, "}"])
+                length += piece.length + 2
+                inner = ATOM
+            elif self.latex:
+                rope.append([r"\left(", piece.rope, r"\right)"])
+                length += piece.length + 13
+                inner = ATOM
+            else:
+                rope.append(["(", piece.rope, ")"])
+                length += piece.length + 2
+                inner = ATOM
+            if kind is None:
+                kind = inner
+        return Piece(rope, length, ATOM if kind is None else kind)
+
+    def __repr__(self) -> str:
+        shown = "".join(p if isinstance(p, str) else f"<{p[0]}>" for p in self.parts)
+        return f"Template({shown!r}, kind={self.kind}, latex={self.latex})"
+
+
+def _merge(parts: list[str | _Slot]) -> list[str | _Slot]:
+    merged: list[str | _Slot] = []
+    for p in parts:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] = merged[-1] + p
+        elif p != "":
+            merged.append(p)
+    return merged
+
+
+# --- text templates ---------------------------------------------------------------
+
+_TEXT_TOKEN = re.compile(r"\s+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|[A-Za-z_]\w*|>=|<=|==|!=|.", re.S)
+_WORDS = frozenset({"if", "else", "and", "or", "not"})
+_COMPARE = frozenset({"<", ">", "<=", ">=", "==", "!="})
+
+
+def _compile_text(template: str, names: frozenset) -> Template:
+    tokens = _TEXT_TOKEN.findall(template)
+    solid = [k for k, t in enumerate(tokens) if not t.isspace()]
+    position = {k: n for n, k in enumerate(solid)}
+
+    def neighbour(k: int, step: int) -> str | None:
+        n = position[k] + step
+        return tokens[solid[n]] if 0 <= n < len(solid) else None
+
+    def is_slot(k: int) -> bool:
+        return tokens[k] in names and neighbour(k, 1) != "("
+
+    def ends_operand(t: str | None) -> bool:
+        return t is not None and (t == ")" or t[0].isalnum() or t[0] in "_.") and t not in _WORDS
+
+    parts: list[str | _Slot] = []
+    for k, token in enumerate(tokens):
+        if token.isspace() or not is_slot(k):
+            parts.append(token)
+            continue
+        before, after = neighbour(k, -1), neighbour(k, 1)
+        if before is None or before in ("(", ","):
+            left = ANY
+        elif before in _WORDS or before in _COMPARE:
+            left = NOT_COND
+        elif before == "+":
+            left = AFTER_PLUS
+        elif before == "-":
+            left = AFTER_MINUS if ends_operand(neighbour(solid[position[k] - 1], -1)) else NEGATED
+        elif before == "/":
+            left = DIVISOR
+        elif before == "^":
+            left = EXPONENT
+        else:  # "*", or a juxtaposition
+            left = RIGHT_FACTOR
+        if after is None or after in (")", ","):
+            right = ANY
+        elif after in _WORDS or after in _COMPARE or after in ("+", "-"):
+            right = NOT_COND
+        elif after == "^":
+            right = BASE
+        else:  # "*", "/"
+            right = LEFT_FACTOR
+        parts.append((token, left & right, "paren"))
+    return Template(_merge(parts), _text_kind(tokens, is_slot), latex=False)
+
+
+def _text_kind(tokens: list[str], is_slot) -> int | None:
+    """How the whole text binds, from its tokens outside parentheses."""
+    top: list[tuple[int, str]] = []
+    depth = 0
+    for k, t in enumerate(tokens):
+        if t == "(":
+            if depth == 0:
+                top.append((k, t))
+            depth += 1
+        elif t == ")":
+            depth -= 1
+        elif depth == 0 and not t.isspace():
+            top.append((k, t))
+    texts = [t for _, t in top]
+    if any(t in _WORDS or t in _COMPARE for t in texts):
+        return COND
+    for n, t in enumerate(texts):
+        if t in ("+", "-") and n > 0 and texts[n - 1] not in ("+", "-", "*", "/", "^"):
+            return SUM
+    if texts and texts[0] == "-":
+        return NEG
+    if "*" in texts or "/" in texts:
+        return PRODUCT
+    if "^" in texts:
+        return POWER
+    if len(top) == 1 and is_slot(top[0][0]):
+        return None
+    return ATOM
+
+
+# --- LaTeX templates --------------------------------------------------------------
+
+_LATEX_TOKEN = re.compile(r"\s+|\\[A-Za-z]+\*?|\\.|\d+(?:\.\d+)?|[A-Za-z]|.", re.S)
+#: Commands whose brace argument is text, never an operand (\operatorname{max}).
+_OPAQUE = frozenset({r"\operatorname", r"\operatorname*", r"\mathrm", r"\text", r"\textrm",
+                     r"\textit", r"\textbf", r"\mathit", r"\mathbf", r"\mathsf", r"\mathtt",
+                     r"\mathcal", r"\mathbb"})
+#: Commands written before their argument, like a function name (\tanh x).
+_FUNCTIONS = frozenset(rf"\{f}" for f in (
+    "sin", "cos", "tan", "cot", "sec", "csc", "sinh", "cosh", "tanh", "coth", "arcsin",
+    "arccos", "arctan", "ln", "log", "lg", "exp", "det", "min", "max", "arg", "sgn"))
+#: How many brace arguments a command takes (others: none).
+_ARITY = {r"\frac": 2, r"\dfrac": 2, r"\tfrac": 2, r"\sqrt": 1, r"\hat": 1, r"\bar": 1,
+          r"\tilde": 1, r"\vec": 1, r"\dot": 1, r"\ddot": 1, r"\overline": 1,
+          r"\boldsymbol": 1, **{c: 1 for c in _OPAQUE}}
+_FACTOR = frozenset({r"\,", r"\;", r"\:", r"\!", "\\ ", r"\cdot", r"\times", "/"})
+_LATEX_COMPARE = frozenset({"=", "<", ">", r"\le", r"\leq", r"\ge", r"\geq", r"\ne", r"\neq",
+                            r"\lt", r"\gt"})
+_OPEN = frozenset({"{", "(", "[", r"\lvert", r"\lbrace", r"\langle"})
+_CLOSE = frozenset({"}", ")", "]", r"\rvert", r"\rbrace", r"\rangle"})
+
+
+def _latex_tokens(template: str) -> list[str]:
+    """Tokens, with ``\\left(`` and ``\\right)`` kept as one token each."""
+    raw = _LATEX_TOKEN.findall(template)
+    tokens: list[str] = []
+    k = 0
+    while k < len(raw):
+        t = raw[k]
+        if t in (r"\left", r"\right", r"\bigl", r"\bigr") and k + 1 < len(raw):
+            tokens.append(t + raw[k + 1])
+            k += 2
+            continue
+        tokens.append(t)
+        k += 1
+    return tokens
+
+
+def _opens(t: str) -> bool:
+    return t in _OPEN or t.startswith((r"\left", r"\bigl"))
+
+
+def _closes(t: str) -> bool:
+    return t in _CLOSE or t.startswith((r"\right", r"\bigr"))
+
+
+def _compile_latex(template: str, names: frozenset) -> Template:
+    tokens = _latex_tokens(template)
+    n = len(tokens)
+    match: dict[int, int] = {}  # opener <-> closer
+    stack: list[int] = []
+    for k, t in enumerate(tokens):
+        if _opens(t):
+            stack.append(k)
+        elif _closes(t) and stack:
+            o = stack.pop()
+            match[o], match[k] = k, o
+    opaque: set[int] = set()  # tokens inside \operatorname{...} and the like
+    for k, t in enumerate(tokens):
+        if t in _OPAQUE:
+            j = _skip_space(tokens, k + 1, 1)
+            if j < n and tokens[j] == "{" and j in match:
+                opaque.update(range(j, match[j] + 1))
+
+    def solid(k: int, step: int) -> int | None:
+        j = _skip_space(tokens, k + step, step)
+        return j if 0 <= j < n else None
+
+    def is_slot(k: int) -> bool:
+        return tokens[k] in names and k not in opaque
+
+    def ends_item(j: int | None) -> bool:
+        if j is None:
+            return False
+        t = tokens[j]
+        if _closes(t) or t[0].isalnum() or t == "'":
+            return True
+        return t.startswith("\\") and t not in _FACTOR and t not in _LATEX_COMPARE \
+            and not _opens(t) and t not in _FUNCTIONS and t not in _ARITY
+
+    def function_before(j: int) -> bool:
+        """Is token j (just before a slot) the end of a function head: \\tanh,
+        \\tanh^{2}, \\operatorname{sign}?"""
+        t = tokens[j]
+        if t in _FUNCTIONS:
+            return True
+        if t == "}" and j in match:
+            o = match[j]
+            before = solid(o, -1)
+            if before is None:
+                return False
+            if tokens[before] in (r"\operatorname", r"\operatorname*"):
+                return True
+            if tokens[before] in ("^", "_"):
+                base = solid(before, -1)
+                return base is not None and function_before(base)
+        if t in ("^", "_"):
+            return False
+        return False
+
+    parts: list[str | _Slot] = []
+    for k, token in enumerate(tokens):
+        if token.isspace() or not is_slot(k):
+            parts.append(token)
+            continue
+        b, a = solid(k, -1), solid(k, 1)
+        before = tokens[b] if b is not None else None
+        after = tokens[a] if a is not None else None
+        wrap = "paren"
+        if before is None or _opens(before) or before in (",", "&"):
+            left = ANY
+        elif before in _LATEX_COMPARE:
+            left = NOT_COND
+        elif before == "+":
+            left = AFTER_PLUS
+        elif before == "-":
+            left = AFTER_MINUS if ends_item(solid(b, -1) if b is not None else None) else NEGATED
+        elif before in ("^", "_"):
+            left, wrap = frozenset(), "brace"  # e^x: the operand becomes the whole exponent
+        elif before == "/":
+            left = DIVISOR
+        elif b is not None and function_before(b):
+            left = ARGUMENT
+        else:  # \, \cdot, or juxtaposition
+            left = RIGHT_FACTOR
+        if after is None or _closes(after) or after in (",", "&"):
+            right = ANY
+        elif after in _LATEX_COMPARE or after in ("+", "-"):
+            right = NOT_COND
+        elif after in ("^", "_"):
+            right = BASE
+        else:
+            right = LEFT_FACTOR
+        parts.append((token, left & right if wrap == "paren" else frozenset(), wrap))
+    # a script slot (e^x) with a one-token operand needs no braces either: fill() wraps
+    # every operand there, which is always right; single letters read the same.
+    return Template(_merge(parts), _latex_kind(tokens, match, is_slot), latex=True)
+
+
+def _skip_space(tokens: list[str], k: int, step: int) -> int:
+    while 0 <= k < len(tokens) and tokens[k].isspace():
+        k += step
+    return k
+
+
+def _latex_kind(tokens: list[str], match: dict[int, int], is_slot) -> int | None:
+    """How the whole LaTeX binds, from its top-level items."""
+    n = len(tokens)
+    units: list[tuple[int, int]] = []  # top-level units: [start, end] token ranges
+    k = 0
+    while k < n:
+        t = tokens[k]
+        if t.isspace():
+            k += 1
+            continue
+        end = match.get(k, k) if _opens(t) else k
+        for _ in range(_ARITY.get(t, 0)):  # \frac{a}{b}, \sqrt{x}, \operatorname{sign}
+            j = _skip_space(tokens, end + 1, 1)
+            if j < n and tokens[j] == "[" and j in match:  # \sqrt[3]{x}
+                j = _skip_space(tokens, match[j] + 1, 1)
+            if j < n and tokens[j] == "{" and j in match:
+                end = match[j]
+        units.append((k, end))
+        k = end + 1
+    texts = [tokens[s] for s, _ in units]
+    if any(t in _LATEX_COMPARE for t in texts):
+        return COND
+    for m, t in enumerate(texts):
+        if t in ("+", "-") and m > 0 and texts[m - 1] not in ("+", "-", "^", "_") \
+                and texts[m - 1] not in _FACTOR:
+            return SUM
+    if texts and texts[0] == "-":
+        return NEG
+    if any(t in _FACTOR for t in texts):
+        return PRODUCT
+    # group units into items: a base, its scripts; a function head takes its argument
+    items: list[str] = []
+    m = 0
+    while m < len(units):
+        head = texts[m]
+        function = head in _FUNCTIONS or head in (r"\operatorname", r"\operatorname*")
+        scripted = False
+        m += 1
+        if (head.startswith("\\") and not function and head not in _ARITY and m < len(units)
+                and (texts[m] == "(" or texts[m].startswith(r"\left("))):
+            m += 1  # \sigma(x): a call, one item
+        while m + 1 < len(units) + 1 and m < len(units) and texts[m] in ("^", "_", "'"):
+            scripted = scripted or texts[m] == "^"
+            m += 1 if texts[m] == "'" else 2
+        if function and m < len(units):
+            if _opens(texts[m]) and texts[m] != "{":
+                items.append("atom")  # \sigma-like call: \operatorname{f}(x)
+                m += 1
+            else:
+                items.append("apply")
+                m += 1
+                while m < len(units) and texts[m] in ("^", "_", "'"):
+                    m += 1 if texts[m] == "'" else 2
+            continue
+        if scripted:
+            items.append("power")
+        elif head in (r"\frac", r"\dfrac", r"\tfrac"):
+            items.append("frac")
+        elif is_slot(units[m - 1][0]) and units[m - 1][0] == units[m - 1][1]:
+            items.append("slot")
+        else:
+            items.append("atom")
+    if len(items) != 1:
+        return PRODUCT if items else ATOM
+    return {"apply": APPLY, "power": POWER, "frac": FRAC, "slot": None}.get(items[0], ATOM)
