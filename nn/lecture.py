@@ -227,13 +227,13 @@ def layer_view(model: MLP, x: Sequence[Any], y: Any,
                 activation=layer.activation,
                 inputs=inputs,
                 W=[[w.data for w in n.w] for n in layer.neurons],
-                b=[n.b.data for n in layer.neurons] if layer.bias else None,
+                b=[n.b.data for n in layer.neurons if n.b is not None] if layer.bias else None,
                 z=[z.data for z in zs],
                 a=[a.data for a in outs],
                 dL_da=[a.grad for a in outs],
                 delta=[z.grad for z in zs],
                 dL_dW=[[w.grad for w in n.w] for n in layer.neurons],
-                dL_db=[n.b.grad for n in layer.neurons] if layer.bias else None,
+                dL_db=[n.b.grad for n in layer.neurons if n.b is not None] if layer.bias else None,
             ))
             inputs = [a.data for a in outs]
         return LayerView(records, total.data, loss_name)

@@ -52,7 +52,7 @@ INSTALL_GRAPHVIZ = (
 @cache
 def _asset(name: str) -> str:
     """One of the page's files in ``engine/teach/assets/`` (package data), as text."""
-    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+    return (resources.files(__package__) / "assets" / name).read_text(encoding="utf-8")
 
 
 def write_page(explanation: Explanation, path: str | Path, title: str | None = None,
