@@ -292,7 +292,8 @@ def one_neuron(model, x: list[float]):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo; return the process exit code (2: a bad option or ``--out``)."""
+    """Run the demo; return the process exit code (2: a bad option or ``--out``;
+    130: Ctrl-C during training)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     folder = OutputFolder(args.out, force=args.force)
@@ -308,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out_dir = args.out
     model, X, y, history, seconds = train(args)
+    if history.interrupted:  # Ctrl-C: fit stopped cleanly; the demo stops too
+        print(f"chainrule demo: interrupted during training; nothing written to {out_dir}",
+              file=sys.stderr)
+        return 130
     acc = accuracy(model, X, y)
     print(f"Trained in {seconds:.1f} s: loss {history.train_loss[-1]:.4f}, "
           f"training accuracy {acc:.0%}")

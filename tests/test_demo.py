@@ -324,3 +324,22 @@ def test_every_file_of_the_demo_is_written_atomically(tmp_path, monkeypatch, cap
     assert code == 0
     assert {p.name for p in folder.iterdir()} == set(written)  # nothing written otherwise
     assert {"decision_boundary.png", "loss_curve.png", "model.json"} <= set(written)
+
+
+def test_ctrl_c_during_training_stops_the_demo_and_writes_nothing(tmp_path, monkeypatch,
+                                                                   capsys):
+    import nn.demo as demo
+    from nn import History
+
+    def interrupted(args):
+        from nn import MLP
+
+        return MLP(2, [1]), [[0.0, 0.0]], [0], History(interrupted=True), 0.1
+
+    monkeypatch.setattr(demo, "train", interrupted)
+    folder = tmp_path / "out"
+    code = demo.main([*QUICK, "--out", str(folder)])
+    assert code == 130
+    assert capsys.readouterr().err.splitlines() == [
+        f"chainrule demo: interrupted during training; nothing written to {folder}"]
+    assert list(folder.iterdir()) == []
