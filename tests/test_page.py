@@ -128,3 +128,13 @@ def test_the_page_is_written_atomically(tmp_path, monkeypatch):
         example().to_html(target, graph=False)
     assert target.read_text() == "old page"
     assert [p.name for p in tmp_path.iterdir()] == ["steps.html"]
+
+
+def test_odd_labels_are_written_visibly_on_the_page(tmp_path):
+    a = Value(2.0)
+    a.label = "\ud800\n\x1b[31m"  # Value() may refuse it; .label can be set later
+    c = a * 3
+    path = explain(c).to_html(tmp_path / "odd.html", title="title \ud800")
+    page = path.read_text(encoding="utf-8")
+    assert "\\ud800\\n\\x1b[31m" in [n["name"] for n in payload(page)["nodes"]]
+    assert "\x1b" not in page and "title \\ud800" in page

@@ -305,12 +305,6 @@ def forward_order(root: Value) -> list[Value]:
 _SIMPLE_NAME = re.compile(r"[\w.\[\]'#]+")
 
 
-def _operand_names(node: Value) -> tuple[str, ...]:
-    rule = node.rule
-    assert rule is not None
-    return rule.operands + (("c",) if node.arg is not None else ())
-
-
 def factor(piece: Piece, latex: bool = False) -> str:
     """``piece`` as one factor of a product, in parentheses unless it binds tighter
     than ``*`` and does not start with a minus: ``1 * (1 - tanh(a)^2)``, ``1 * (-3)``."""
@@ -340,12 +334,40 @@ class Notation:
                 labels[node.label] = labels.get(node.label, 0) + 1
         self._labels = labels
         self.prefix = self._short_prefix()
-        self._pieces: dict[Value, Piece] = {}  # the name of each node, as a piece
-        self._defined: dict[Value, Piece] = {}  # nodes named v<k>: their expression
         self._latex: dict[Value, Piece] | None = None
         seen: dict[str, int] = {}
-        for node in self.order:
-            self._pieces[node] = self._name_piece(node, seen)
+        self._labelled = {node: self._label_piece(node, seen) for node in self.order if node.label}
+        # The names of the other nodes are made on first use (formula needs few of them).
+        self._names: tuple[dict[Value, Piece], dict[Value, Piece]] | None = None
+
+    @property
+    def _pieces(self) -> dict[Value, Piece]:
+        """The name of every node, as a piece."""
+        return self._all_names()[0]
+
+    @property
+    def _defined(self) -> dict[Value, Piece]:
+        """The nodes named ``v<k>``, with their expressions."""
+        return self._all_names()[1]
+
+    def _all_names(self) -> tuple[dict[Value, Piece], dict[Value, Piece]]:
+        if self._names is None:
+            pieces: dict[Value, Piece] = {}
+            defined: dict[Value, Piece] = {}
+            for node in self.order:
+                if node.label:
+                    pieces[node] = self._labelled[node]
+                elif node.is_leaf():
+                    pieces[node] = number_piece(node.data)
+                else:
+                    expression = self._write(node, pieces, latex=False)
+                    if expression.length <= NAME_LIMIT:
+                        pieces[node] = Piece.of(expression.text(), expression.kind)
+                    else:
+                        defined[node] = expression
+                        pieces[node] = Piece.of(self.short_name(node))
+            self._names = (pieces, defined)
+        return self._names
 
     # --- names -------------------------------------------------------------------
 
@@ -361,24 +383,12 @@ class Notation:
         """``v<k>``: the node's number in this graph, as a name."""
         return f"{self.prefix}{self.index[node]}"
 
-    def _label_name(self, node: Value, seen: dict[str, int]) -> str:
+    def _label_piece(self, node: Value, seen: dict[str, int]) -> Piece:
         name = visible(node.label)
         if self._labels[node.label] > 1:
             seen[node.label] = seen.get(node.label, 0) + 1
             name = f"{name}#{seen[node.label]}"
-        return name
-
-    def _name_piece(self, node: Value, seen: dict[str, int]) -> Piece:
-        if node.label:
-            name = self._label_name(node, seen)
-            return Piece.of(name, ATOM if _SIMPLE_NAME.fullmatch(name) else SUM)
-        if node.is_leaf():
-            return number_piece(node.data)
-        expression = self._write(node, self._pieces, latex=False)
-        if expression.length <= NAME_LIMIT:
-            return Piece.of(expression.text(), expression.kind)
-        self._defined[node] = expression
-        return Piece.of(self.short_name(node))
+        return Piece.of(name, ATOM if _SIMPLE_NAME.fullmatch(name) else SUM)
 
     def name(self, node: Value) -> str:
         """How every tool names ``node``: its label, its number, a short expression or ``v<k>``."""
@@ -389,10 +399,13 @@ class Notation:
         return self._piece(node)
 
     def _piece(self, node: Value) -> Piece:
-        try:
-            return self._pieces[node]
-        except KeyError:
-            raise ValueError(f"{node!r} is not in the graph of {self.name(self.root)}") from None
+        if node not in self.index:
+            raise ValueError(f"{node!r} is not in the graph of {self.name(self.root)}")
+        if node.label:
+            return self._labelled[node]
+        if node.is_leaf():
+            return number_piece(node.data)
+        return self._pieces[node]
 
     def is_label(self, node: Value) -> bool:
         """True if the node is named by its (escaped) label."""
@@ -522,8 +535,22 @@ class Notation:
 def write(node: Value, template: str, inputs: Sequence[Piece], latex: bool = False) -> Piece:
     """``template`` (one of ``node.rule``'s formulas) filled with ``inputs`` (the pieces
     of ``node.inputs``, in order) and the op's constant, if any, for ``c``."""
-    names = _operand_names(node)
-    operands = dict(zip(names, inputs))
-    if node.arg is not None:
-        operands["c"] = number_piece(node.arg, latex)
-    return Template.compile(template, names, latex).fill(operands)
+    rule = node.rule
+    assert rule is not None  # a leaf has no formula
+    arg = node.arg
+    if arg is None:
+        return _template(template, rule.operands, latex).fill(inputs)
+    names = rule.operands + ("c",)
+    return _template(template, names, latex).fill([*inputs, number_piece(arg, latex)])
+
+
+_TEMPLATES: dict[tuple[str, tuple[str, ...], bool], Template] = {}
+
+
+def _template(template: str, names: tuple[str, ...], latex: bool) -> Template:
+    """``Template.compile``, looked up once per node in a plain dict (the hot path)."""
+    key = (template, names, latex)
+    found = _TEMPLATES.get(key)
+    if found is None:
+        found = _TEMPLATES[key] = Template.compile(template, names, latex)
+    return found

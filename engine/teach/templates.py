@@ -29,7 +29,7 @@ products), with each operand a separate one-letter token.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from functools import lru_cache
 
 __all__ = ["Piece", "Template", "flatten", "COND", "SUM", "PRODUCT", "APPLY", "NEG", "FRAC",
@@ -99,15 +99,17 @@ def flatten(rope: Rope) -> str:
     return "".join(out)
 
 
-# A slot: (operand name, kinds allowed there bare, how to wrap otherwise).
-_Slot = tuple[str, frozenset, str]
+_JOIN_BELOW = 64  # texts up to this long are kept as one str
+
+# A slot: (operand position, kinds allowed there bare, how to wrap otherwise).
+_Slot = tuple[int, frozenset, str]
 
 
 class Template:
     """One rule formula, read once: literal text and operand slots.
 
     >>> t = Template.compile("c * x^(c - 1)", ("x", "c"))
-    >>> t.fill({"x": Piece.of("a + b", SUM), "c": Piece.of("-2", NEG)}).text()
+    >>> t.fill([Piece.of("a + b", SUM), Piece.of("-2", NEG)]).text()
     '-2 * (a + b)^(-2 - 1)'
     """
 
@@ -121,40 +123,44 @@ class Template:
     @staticmethod
     @lru_cache(maxsize=512)
     def compile(template: str, names: tuple[str, ...], latex: bool = False) -> Template:
-        """Read ``template`` (text, or LaTeX with ``latex=True``) with operand ``names``."""
-        return (_compile_latex if latex else _compile_text)(template, frozenset(names))
+        """Read ``template`` (text, or LaTeX with ``latex=True``) with operand ``names``;
+        ``fill`` then takes the operands' pieces in the order of ``names``."""
+        return (_compile_latex if latex else _compile_text)(template, names)
 
-    def fill(self, operands: Mapping[str, Piece]) -> Piece:
-        """The template with each operand name replaced by its piece, parenthesised
-        where its kind may not stand bare."""
+    def fill(self, operands: Sequence[Piece]) -> Piece:
+        """The template with each operand name replaced by its piece (``operands[i]``
+        for ``names[i]``), parenthesised where its kind may not stand bare."""
         rope: list[Rope] = []
         length = 0
         kind = self.kind
+        flat = True  # every part a str: join them now, so short texts stay plain strs
         for part in self.parts:
             if isinstance(part, str):
                 rope.append(part)
                 length += len(part)
                 continue
-            name, allowed, wrap = part
-            piece = operands[name]
+            position, allowed, wrap = part
+            piece = operands[position]
             if piece.kind in allowed:
-                rope.append(piece.rope)
-                length += piece.length
+                opened = closed = ""
                 inner = piece.kind
             elif wrap == "brace":
-                rope.append(["{", piece.rope, "}"])
-                length += piece.length + 2
-                inner = ATOM
+                opened, closed, inner = "{", "}", ATOM
             elif self.latex:
-                rope.append([r"\left(", piece.rope, r"\right)"])
-                length += piece.length + 13
-                inner = ATOM
+                opened, closed, inner = r"\left(", r"\right)", ATOM
             else:
-                rope.append(["(", piece.rope, ")"])
-                length += piece.length + 2
-                inner = ATOM
+                opened, closed, inner = "(", ")", ATOM
+            if isinstance(piece.rope, str):
+                rope.append(opened + piece.rope + closed)
+            else:
+                flat = False
+                rope.append([opened, piece.rope, closed] if opened else piece.rope)
+            length += piece.length + len(opened) + len(closed)
             if kind is None:
                 kind = inner
+        if flat and length <= _JOIN_BELOW:  # short: one str (long: a rope, joined once)
+            return Piece("".join(r for r in rope if isinstance(r, str)), length,
+                         ATOM if kind is None else kind)
         return Piece(rope, length, ATOM if kind is None else kind)
 
     def __repr__(self) -> str:
@@ -179,7 +185,7 @@ _WORDS = frozenset({"if", "else", "and", "or", "not"})
 _COMPARE = frozenset({"<", ">", "<=", ">=", "==", "!="})
 
 
-def _compile_text(template: str, names: frozenset) -> Template:
+def _compile_text(template: str, names: tuple[str, ...]) -> Template:
     tokens = _TEXT_TOKEN.findall(template)
     solid = [k for k, t in enumerate(tokens) if not t.isspace()]
     position = {k: n for n, k in enumerate(solid)}
@@ -222,7 +228,7 @@ def _compile_text(template: str, names: frozenset) -> Template:
             right = BASE
         else:  # "*", "/"
             right = LEFT_FACTOR
-        parts.append((token, left & right, "paren"))
+        parts.append((names.index(token), left & right, "paren"))
     return Template(_merge(parts), _text_kind(tokens, is_slot), latex=False)
 
 
@@ -302,7 +308,7 @@ def _closes(t: str) -> bool:
     return t in _CLOSE or t.startswith((r"\right", r"\bigr"))
 
 
-def _compile_latex(template: str, names: frozenset) -> Template:
+def _compile_latex(template: str, names: tuple[str, ...]) -> Template:
     tokens = _latex_tokens(template)
     n = len(tokens)
     match: dict[int, int] = {}  # opener <-> closer
@@ -389,7 +395,7 @@ def _compile_latex(template: str, names: frozenset) -> Template:
             right = BASE
         else:
             right = LEFT_FACTOR
-        parts.append((token, left & right if wrap == "paren" else frozenset(), wrap))
+        parts.append((names.index(token), left & right if wrap == "paren" else frozenset(), wrap))
     # a script slot (e^x) with a one-token operand needs no braces either: fill() wraps
     # every operand there, which is always right; single letters read the same.
     return Template(_merge(parts), _latex_kind(tokens, match, is_slot), latex=True)
