@@ -51,7 +51,8 @@ def torch_grads(f, xs: Sequence[float]):
 # op to engine.ops.RULES adds it to every op test, with no edit here unless PyTorch
 # names the function differently (then one entry in TORCH_NAMES).
 
-#: rule name -> PyTorch's name, where it differs from ours
+#: rule name -> PyTorch's function (a path in the torch module), where it is not
+#: ``torch.<rule name>``, e.g. "softplus": "nn.functional.softplus"
 TORCH_NAMES: dict[str, str] = {}
 
 _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul,
@@ -76,16 +77,21 @@ def op_call(rule, c: float | None = None) -> Callable:
     """The expression that runs ``rule`` on chainrule Values and torch tensors alike.
 
     Derived from the rule: its operator for the infix forms (``a + b``, ``-x``,
-    ``x ** c``), else the method named like the rule (``x.tanh()``, which torch
-    tensors have too).
+    ``x ** c``), else the Value method named like the rule (``x.tanh()``) and
+    PyTorch's function of that name (``torch.tanh(x)``, or ``TORCH_NAMES``).
     """
     if rule.form == "function":
         name = rule.name
 
         def call(*xs):
-            x = xs[0]
-            method = name if hasattr(x, name) else TORCH_NAMES.get(name, name)
-            return getattr(x, method)(*xs[1:])
+            if not type(xs[0]).__module__.startswith("torch"):
+                return getattr(xs[0], name)(*xs[1:])
+            import torch
+
+            function = torch
+            for part in TORCH_NAMES.get(name, name).split("."):
+                function = getattr(function, part)
+            return function(*xs)
 
         return call
     if rule.form == "negation":
