@@ -14,13 +14,15 @@ User API (what a notebook needs)::
 ``gradcheck(f, inputs)`` compares ``backward()`` with finite differences.
 
 Extension API: the rule table ``engine.ops.RULES`` (add an op there), the
-backward order ``engine.backward.backward_order`` and ``engine.value.scope``.
+backward order ``engine.backward.backward_order``, the textbook chain-rule loop
+``engine.backward.backward_textbook`` (what ``backward()`` computes, written
+plainly) and ``engine.value.scope``.
 
 The compiled tape, ``from engine.tape import Tape`` (needs NumPy, so it is not
 imported here), replays a recorded graph over whole batches.
 """
 
-from .backward import backward_order
+from .backward import backward_order, backward_textbook
 from .ops import RULES, Rule
 
 # The teaching tools (engine/teach/) read the core; the core never imports them.
@@ -50,6 +52,7 @@ __all__ = [
     "no_grad",
     "is_grad_enabled",
     "backward_order",
+    "backward_textbook",
     "draw_graph",
     "Graph",
     "dot_available",

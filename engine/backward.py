@@ -7,17 +7,19 @@ The chain rule for a node ``x`` used by nodes ``y1, y2, ...`` is
 so ``x.grad`` is final once every node that uses ``x`` has passed its share
 back. ``backward_order`` lists the nodes in exactly such an order (a reverse
 topological order, found without recursion, so graphs a million nodes deep
-work), and the whole backward pass is then::
+work), and the whole backward pass is then the loop of ``backward_textbook``::
 
     for node in backward_order(root):
         for input, local in zip(node.inputs, node.local_grads):
             input.grad += local * node.grad
 
 The local derivatives were stored by the forward pass (see ``engine/ops.py``).
-``backward`` below does exactly this, number for number and in the same order,
-in one pass (see its docstring); the explainer replays the loop above.
+``backward`` (what ``Value.backward()`` runs) is the same loop, fused into
+the pass that finds the order: an optimisation that gives the same numbers,
+bit for bit, in the same order (``tests/test_fast_paths.py`` checks it). Read
+``backward_textbook`` to learn the algorithm; the explainer replays it.
 
-The code reads a node's fields directly: ``node._a`` and ``node._b`` are
+The fast code reads a node's fields directly: ``node._a`` and ``node._b`` are
 ``inputs[0]`` and ``inputs[1]`` (``_b`` is None for a unary op, ``_a`` None for
 a leaf), ``node._da`` and ``node._db`` the matching ``local_grads``. Methods used
 once per node are looked up once per pass (``pop = stack.pop``): in a loop over
@@ -26,12 +28,24 @@ a million nodes, each attribute lookup saved is measurable.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .value import Value
 
-__all__ = ["backward_order", "backward"]
+__all__ = ["backward_order", "backward_textbook", "backward"]
+
+
+def _check_root(root: Any, caller: str) -> None:
+    """A TypeError naming ``caller`` unless ``root`` is a Value."""
+    from .value import Value  # value.py imports this file: import it here, when called
+
+    if not isinstance(root, Value):
+        raise TypeError(
+            f"{caller}() needs a Value, the root of a graph (e.g. the loss), got "
+            f"{type(root).__name__} {root!r}; make one with Value({root!r}) or pass "
+            "the result of your computation"
+        )
 
 
 def _count_uses(root: Value, reset: bool = False) -> dict[Value, int]:
@@ -76,8 +90,9 @@ def backward_order(root: Value) -> list[Value]:
     used as an input, then release a node when its count drops to zero. Both
     passes use an explicit stack, never recursion.
     """
+    _check_root(root, "backward_order")
     uses = _count_uses(root)
-    order = []
+    order: list[Value] = []
     ready = [root]
     pop, push, emit = ready.pop, ready.append, order.append
     while ready:  # a node is ready when all its users are done
@@ -102,8 +117,39 @@ def backward_order(root: Value) -> list[Value]:
     return order
 
 
+def backward_textbook(root: Value) -> None:
+    """The backward pass as the textbook writes it: the chain rule, one edge at a time.
+
+    The same semantics as ``backward`` (and PyTorch): every interior node's grad
+    is reset to 0, the root is seeded with 1 (``root.grad += 1`` if the root is
+    itself a leaf), and leaves *accumulate* across calls. It gives exactly the
+    numbers ``backward`` gives; it is the version to read, ``backward`` the one
+    that runs (it saves building the list and the second loop).
+
+    >>> from engine import Value
+    >>> a = Value(3.0)
+    >>> c = a * a + a          # dc/da = 2a + 1
+    >>> backward_textbook(c)
+    >>> a.grad
+    7.0
+    """
+    _check_root(root, "backward_textbook")
+    order = backward_order(root)  # every node after all the nodes that use it
+    for node in order:
+        if not node.is_leaf():
+            node.grad = 0.0  # interior grads show this call's derivative only
+    root.grad += 1.0  # d(root)/d(root)
+    for node in order:  # node.grad is complete: all its users have passed theirs back
+        for input, local in zip(node.inputs, node.local_grads):
+            input.grad += local * node.grad  # the chain rule, for one edge
+
+
+# --- the optimisation: the same loop, fused into Kahn's release pass ---------------
+
+
 def backward(root: Value) -> None:
-    """Apply the chain rule from ``root`` to every node it depends on.
+    """Apply the chain rule from ``root`` to every node it depends on (what
+    ``Value.backward()`` runs): ``backward_textbook``, optimised.
 
     Semantics (as in PyTorch): interior nodes' grads are reset to 0 first, the
     root is seeded with 1 (``root.grad += 1`` if the root is itself a leaf),
@@ -112,8 +158,10 @@ def backward(root: Value) -> None:
     It walks the nodes in ``backward_order``, but without building that list:
     a node's grad is complete exactly when Kahn's algorithm releases it (all its
     users have passed their share back), so it passes its own share on right
-    then: ``input.grad += local * node.grad``, one edge at a time.
+    then: ``input.grad += local * node.grad``, one edge at a time, in the same
+    order and with the same float operations as ``backward_textbook``.
     """
+    _check_root(root, "backward")
     uses = _count_uses(root, reset=True)
     root.grad += 1.0
     ready = [root]

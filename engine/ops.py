@@ -16,9 +16,11 @@ Each ``Rule`` holds:
   plain numbers where they are constant). The compiled tape (``engine/tape.py``)
   replays a recorded graph with it, one vectorised call per node; it sits next
   to ``apply`` so that the two cannot drift apart, and the tests check that
-  they agree. NumPy is imported only when the tape asks for it (``use_numpy``);
-  the tape calls these inside ``np.errstate(divide="ignore", invalid="ignore")``,
-  since an infinite derivative (sqrt at 0) is a result, not an error.
+  they agree, at every edge point too (0, -0.0, +-inf, nan, tiny, huge). NumPy
+  is imported only when the tape asks for it (``use_numpy``); the tape calls
+  these with NumPy's warnings off (``np.errstate(all="ignore")``): an infinite
+  derivative (sqrt at 0) is a result, not an error, and the domain errors the
+  scalar forms raise are checked explicitly, so both forms raise the same.
 * ``expression`` / ``latex`` and ``derivatives`` / ``derivatives_latex``: the op
   and its local derivative with respect to each input, written for people
   (plain text and LaTeX), using the names in ``operands``. A test evaluates
@@ -72,7 +74,7 @@ def use_numpy() -> Any:
 
 @dataclass(frozen=True)
 class Domain:
-    """Where one operand of an op can be checked: the tests and ``check`` read it.
+    """Where one operand of an op can be checked: the op tests read it.
 
     Samples are drawn from ``[low, high]``, at least ``margin`` away from each
     point of ``away_from`` (a kink such as relu's 0, or a pole such as a
@@ -143,9 +145,9 @@ class Rule:
 def _ratio(num: float, den: float) -> float:
     """num / den, but a zero denominator gives +-inf or nan as IEEE (and PyTorch) do.
 
-    Used only for local derivatives at singular points (sqrt at 0, x**0.5 at 0),
-    where the derivative really is infinite; a zero divisor in the *forward*
-    pass is an error the user must see, and is checked separately.
+    Used only for local derivatives at singular points (sqrt at 0), where the
+    derivative really is infinite; a zero divisor in the *forward* pass is an
+    error the user must see, and is checked separately.
     """
     if den != 0.0:
         return num / den
@@ -154,10 +156,41 @@ def _ratio(num: float, den: float) -> float:
     return math.copysign(_INF, num) * math.copysign(1.0, den)
 
 
-def _check_overflow(out: Any, x: Any, message: str) -> None:
-    """Raise OverflowError where a finite input gave an infinite output, as floats do."""
-    if not np.isfinite(out).all() and np.any(np.isinf(out) & np.isfinite(x)):
-        raise OverflowError(message)
+def _odd_integer(y: float) -> bool:
+    return y % 2.0 == 1.0  # False for inf and nan (their remainder is nan)
+
+
+def _ieee_power(x: float, y: float) -> float:
+    """x ** y as IEEE 754 (and NumPy and PyTorch) define it, for local derivatives.
+
+    Python's ``**`` raises where IEEE gives an infinity (``0.0 ** -1``, ``1e-300 ** -2``)
+    and returns a complex number for a negative base to a fractional power; a
+    derivative that is infinite (or undefined) is a result, not an error.
+    """
+    if x < 0.0 and math.isfinite(y) and not y.is_integer():
+        return math.nan
+    try:
+        return x**y
+    except ZeroDivisionError:  # 0 to a negative power: +inf, or -inf for -0.0 ** odd
+        return math.copysign(_INF, x) if _odd_integer(y) else _INF
+    except OverflowError:  # beyond the float range: negative only for x < 0 and odd y
+        return -_INF if x < 0.0 and _odd_integer(y) else _INF
+
+
+def _ieee_log(x: float) -> float:
+    """The natural log as IEEE defines it at 0 (-inf), for local derivatives."""
+    return math.log(x) if x > 0.0 else (-_INF if x == 0.0 else math.nan)
+
+
+def _check_overflow(out: Any, message: str, *inputs: Any) -> None:
+    """Raise OverflowError where finite inputs gave an infinite output, as Python's floats do
+    (``math.exp(710.0)``, ``10.0 ** 400``); an infinite input giving inf is not an overflow."""
+    infinite = np.isinf(out)
+    if infinite.any():
+        for x in inputs:
+            infinite = infinite & np.isfinite(x)
+        if np.any(infinite):
+            raise OverflowError(message)
 
 
 # --- forward + local derivatives, on floats (apply) and on arrays (apply_array) ---
@@ -191,15 +224,18 @@ def _mul_array(a, b):
 def _div(a: float, b: float) -> tuple[float, float, float]:
     if b == 0.0:
         raise ZeroDivisionError("division by zero (the divisor b is 0)")
-    inv = 1.0 / b
-    return a * inv, inv, -a * inv * inv
+    # A true division, not a * (1 / b): exact to the last bit, and right for tiny
+    # divisors (1e-10 / 1e-310 is 1e300, where 1 / 1e-310 is already inf).
+    # d/db = -a / b^2, computed as -(a / b) / b, as PyTorch does (b * b may underflow).
+    out = a / b
+    return out, 1.0 / b, -(out / b)
 
 
 def _div_array(a, b):
     if np.any(b == 0.0):
         raise ZeroDivisionError("division by zero (the divisor b is 0)")
-    inv = 1.0 / b
-    return a * inv, inv, -a * inv * inv
+    out = a / b
+    return out, 1.0 / b, -(out / b)
 
 
 def _neg(x: float) -> tuple[float, float]:
@@ -211,7 +247,7 @@ def _neg_array(x):
 
 
 def _pow_const(x: float, c: float) -> tuple[float, float]:
-    if x < 0.0 and not c.is_integer():
+    if x < 0.0 and math.isfinite(c) and not c.is_integer():
         raise ValueError(
             f"a negative base to the non-integer power {c} is not a real number"
         )
@@ -219,26 +255,25 @@ def _pow_const(x: float, c: float) -> tuple[float, float]:
         raise ZeroDivisionError(f"0 to the negative power {c}")
     try:
         out = x**c
-        local = 0.0 if c == 0.0 else (
-            c * x ** (c - 1.0) if x != 0.0 or c >= 1.0 else _ratio(c, 0.0)
-        )
     except OverflowError:
-        raise OverflowError(f"the result of x**{c} is too large for a float") from None
-    return out, local
+        raise OverflowError(f"the result of x^{c} is too large for a float") from None
+    # Only the value can overflow into an error: a derivative too large for a float
+    # (1e-300 ** -1 has the derivative -1e600) is inf, as in PyTorch.
+    return out, (0.0 if c == 0.0 else c * _ieee_power(x, c - 1.0))
 
 
 def _pow_const_array(x, c: float):
-    if not c.is_integer() and np.any(x < 0.0):
+    if math.isfinite(c) and not c.is_integer() and np.any(x < 0.0):
         raise ValueError(
             f"a negative base to the non-integer power {c} is not a real number"
         )
     if c < 0.0 and np.any(x == 0.0):
         raise ZeroDivisionError(f"0 to the negative power {c}")
     out = x**c
-    _check_overflow(out, x, f"the result of x**{c} is too large for a float")
-    # c x^(c-1) is +inf at x = 0 for 0 < c < 1, as _ratio gives in the scalar form.
-    local = 0.0 if c == 0.0 else c * x ** (c - 1.0)
-    return out, local
+    _check_overflow(out, f"the result of x^{c} is too large for a float", x, c)
+    if c == 0.5:  # NumPy takes sqrt for ** 0.5, which keeps -0.0; pow (and float) give +0.0
+        out = out + 0.0
+    return out, (0.0 if c == 0.0 else c * x ** (c - 1.0))
 
 
 def _pow(a: float, b: float) -> tuple[float, float, float]:
@@ -247,17 +282,17 @@ def _pow(a: float, b: float) -> tuple[float, float, float]:
             "a negative base with a Value exponent has no real derivative "
             "with respect to the exponent (it needs log(base))"
         )
-    if a == 0.0:
-        if b < 0.0:
-            raise ZeroDivisionError(f"0 to the negative power {b}")
-        # d/da: b * 0**(b-1); d/db: 0**b * log(0), taken as 0 for b >= 0 as PyTorch does.
-        da = 0.0 if b == 0.0 else (b if b == 1.0 else (0.0 if b > 1.0 else _INF))
-        return (1.0 if b == 0.0 else 0.0), da, 0.0
+    if a == 0.0 and b < 0.0:
+        raise ZeroDivisionError(f"0 to the negative power {b}")
     try:
         out = a**b
-        return out, b * a ** (b - 1.0), out * math.log(a)
     except OverflowError:
-        raise OverflowError("the result of a**b is too large for a float") from None
+        raise OverflowError("the result of a^b is too large for a float") from None
+    # PyTorch's conventions where the formulas meet 0 * inf: d/da is 0 for b = 0
+    # (a^0 is the constant 1), d/db is 0 at a = 0 for b >= 0 (0^b log 0 -> 0).
+    da = 0.0 if b == 0.0 else b * _ieee_power(a, b - 1.0)
+    db = 0.0 if a == 0.0 and b >= 0.0 else out * _ieee_log(a)
+    return out, da, db
 
 
 def _pow_array(a, b):
@@ -270,10 +305,9 @@ def _pow_array(a, b):
     if np.any(zero & (b < 0.0)):
         raise ZeroDivisionError("0 to the negative power b")
     out = a**b
-    _check_overflow(out, a + b, "the result of a**b is too large for a float")
-    # At a = 0 the scalar form's special cases: d/da is 0 for b = 0, d/db is 0.
+    _check_overflow(out, "the result of a^b is too large for a float", a, b)
     da = np.where(b == 0.0, 0.0, b * a ** (b - 1.0))
-    db = np.where(zero, 0.0, out * np.log(np.where(zero, 1.0, a)))
+    db = np.where(zero & (b >= 0.0), 0.0, out * np.log(a))
     return out, da, db
 
 
@@ -289,7 +323,7 @@ def _exp(x: float) -> tuple[float, float]:
 
 def _exp_array(x):
     out = np.exp(x)
-    _check_overflow(out, x, "exp overflows a float for inputs above about 709.78")
+    _check_overflow(out, "exp overflows a float for inputs above about 709.78", x)
     return out, out
 
 
@@ -332,18 +366,21 @@ def _sigmoid_array(x):
 
 
 def _relu(x: float) -> tuple[float, float]:
-    # x > 0 is False at 0 (derivative 0 there, as in PyTorch) and for nan.
     if x > 0.0:
         return x, 1.0
-    return (x if x != x else 0.0), 0.0
+    if x != x:  # nan: the value stays nan; the derivative is 1, as PyTorch's (0 only where x <= 0)
+        return x, 1.0
+    return 0.0, 0.0  # derivative 0 at 0, as PyTorch's
 
 
 def _relu_array(x):
     # np.maximum keeps nan, as the scalar form does.
-    return np.maximum(x, 0.0), (x > 0.0).astype(np.float64)
+    return np.maximum(x, 0.0), np.where(x <= 0.0, 0.0, 1.0)
 
 
 def _sin(x: float) -> tuple[float, float]:
+    if math.isinf(x):  # math.sin raises there; IEEE (and NumPy, PyTorch) give nan
+        return math.nan, math.nan
     return math.sin(x), math.cos(x)
 
 
@@ -352,6 +389,8 @@ def _sin_array(x):
 
 
 def _cos(x: float) -> tuple[float, float]:
+    if math.isinf(x):
+        return math.nan, math.nan
     return math.cos(x), -math.sin(x)
 
 
@@ -374,12 +413,12 @@ def _sqrt_array(x):
 
 
 def _abs(x: float) -> tuple[float, float]:
-    # sign(x), with 0 at 0 as PyTorch's subgradient choice.
-    return abs(x), (1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0 * x)
+    # sign(x), with 0 at 0 (PyTorch's subgradient choice) and at nan (as PyTorch's sign)
+    return abs(x), (1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0)
 
 
 def _abs_array(x):
-    return np.abs(x), np.sign(x)
+    return np.abs(x), (x > 0.0) - (x < 0.0).astype(np.float64)
 
 
 _ANY = Domain(-5.0, 5.0)
@@ -408,9 +447,7 @@ RULES: dict[str, Rule] = {r.name: r for r in (
          derivatives=("1 / b", "-a / b^2"),
          derivatives_latex=(r"\frac{1}{b}", r"-\frac{a}{b^{2}}"),
          domain=(_ANY, Domain(-5.0, 5.0, away_from=(0.0,), margin=0.2)),
-         hints={ZeroDivisionError: "check the divisor; add a small epsilon if it can be 0",
-                OverflowError: "the quotient is beyond the float range: scale the "
-                               "numerator down or the divisor up"}),
+         hints={ZeroDivisionError: "check the divisor; add a small epsilon if it can be 0"}),
     Rule(name="neg", symbol="-", operands=("x",), form="negation",
          apply=_neg, apply_array=_neg_array,
          expression="-x", latex="-x",

@@ -204,7 +204,7 @@ class Tape:
                 values[i] = columns[j]
         # Domain errors are checked explicitly by the rules (as the scalar forms raise
         # them); 0 * inf and the like give nan silently, as with floats.
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with np.errstate(all="ignore"):
             for i, apply, a, b, arg in self._steps:
                 try:
                     if b is not None:
@@ -252,6 +252,11 @@ class Tape:
                 f"({size}, {len(self.outputs)}) like the last forward's; got shape {G.shape}"
             )
         G = G.reshape(size, len(self.outputs))
+        # inf * 0 is nan here as it is with floats (and in Value.backward): no warnings
+        with np.errstate(all="ignore"):
+            self._backward(G, size, batched, local)
+
+    def _backward(self, G: Any, size: int, batched: list[bool], local: list[Any]) -> None:
         grads: list[Any] = [None] * len(self.nodes)
         for k, i in enumerate(self._output_index):
             g = G[:, k].copy() if batched[i] else float(G[:, k].sum())

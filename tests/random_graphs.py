@@ -1,10 +1,17 @@
-"""Random small graphs for property tests: one program, run on Values, floats or torch."""
+"""Random small graphs for property tests.
+
+``programs``: one program of a few safe ops, run on Values, floats or torch.
+``rule_programs``: programs over every op of the rule table, built on Values.
+"""
 
 from __future__ import annotations
 
 import math
 
 from hypothesis import strategies as st
+from oracles import CONSTANTS, op_call, takes_constant
+
+from engine import RULES, Value
 
 UNARY = {
     "tanh": (lambda v: v.tanh(), math.tanh, lambda t: t.tanh()),
@@ -44,3 +51,52 @@ def run(program, leaves, engine: int):
         table = UNARY if op in UNARY else BINARY
         nodes.append(table[op][engine](*(nodes[i] for i in args)))
     return nodes[-1]
+
+
+# --- graphs of every op in the rule table -----------------------------------------------
+
+
+@st.composite
+def rule_programs(draw, max_steps: int = 30):
+    """(leaf values, steps) over every op of ``engine.ops.RULES``: each step is
+    ``(op, indices of its operands among the earlier results, constant or None)``.
+    Operands are drawn from every earlier result, so nodes are shared and reused
+    (``a * a`` too)."""
+    n_leaves = draw(st.integers(1, 4))
+    leaves = draw(st.lists(st.floats(-2, 2), min_size=n_leaves, max_size=n_leaves))
+    steps = []
+    for k in range(draw(st.integers(1, max_steps))):
+        rule = RULES[draw(st.sampled_from(sorted(RULES)))]
+        operands = tuple(draw(st.integers(0, n_leaves + k - 1)) for _ in range(rule.arity))
+        c = draw(st.sampled_from(CONSTANTS)) if takes_constant(rule) else None
+        steps.append((rule.name, operands, c))
+    return leaves, steps
+
+
+def _number(x) -> float:
+    return x.data if isinstance(x, Value) else x.item()  # a Value or a torch tensor
+
+
+def into_domain(x, domain):
+    """``x`` itself if its value is inside the operand's domain, else a node made from it
+    that is (``low + (high - low) * sigmoid(x)``, moved off the points to avoid)."""
+    v = _number(x)
+    if domain.low <= v <= domain.high and all(abs(v - p) > domain.margin
+                                              for p in domain.away_from):
+        return x
+    y = domain.low + (domain.high - domain.low) * x.sigmoid()
+    if any(abs(_number(y) - p) <= domain.margin for p in domain.away_from):
+        y = y + 2 * domain.margin
+    return y
+
+
+def build(program, leaves):
+    """Run a ``rule_programs`` program on Value leaves (or torch tensors); returns every
+    node made. The same program on equal leaves builds the same graph, node for node."""
+    _, steps = program
+    nodes = list(leaves)
+    for name, operands, c in steps:
+        rule = RULES[name]
+        inputs = [into_domain(nodes[i], d) for i, d in zip(operands, rule.domain)]
+        nodes.append(op_call(rule, c)(*inputs))
+    return nodes

@@ -5,7 +5,8 @@ import math
 import pytest
 from oracles import central_difference, torch_grads
 
-from engine import Value, backward_order, no_grad
+from engine import Value, backward_order, backward_textbook, no_grad
+from engine.backward import backward
 
 
 def test_a_plus_a_collects_two_contributions():
@@ -96,6 +97,27 @@ def test_leaf_root():
     x = Value(4.0)
     x.backward()
     assert x.grad == 1.0
+    backward_textbook(x)  # the same semantics: a leaf root accumulates its seed
+    assert x.grad == 2.0
+
+
+def test_the_textbook_loop_has_backwards_semantics():
+    # c = a*b + a at a = 2, b = -3: dc/da = b + 1 = -2, dc/db = a = 2; run twice
+    a, b = Value(2.0), Value(-3.0)
+    ab = a * b
+    c = ab + a
+    backward_textbook(c)
+    backward_textbook(c)
+    assert (a.grad, b.grad) == (-4.0, 4.0)  # leaves accumulate
+    assert (ab.grad, c.grad) == (1.0, 1.0)  # interior grads are reset, the root seeded once
+
+
+@pytest.mark.parametrize("run", [backward_order, backward_textbook, backward])
+@pytest.mark.parametrize("bad", [3, 2.5, None, [Value(1.0)]])
+def test_a_root_that_is_not_a_value_is_a_type_error_naming_the_call(run, bad):
+    with pytest.raises(TypeError, match=rf"{run.__name__}\(\) needs a Value.*got ") as info:
+        run(bad)
+    assert repr(bad) in str(info.value)
 
 
 def test_order_puts_every_node_after_all_its_users():
