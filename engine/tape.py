@@ -154,11 +154,14 @@ class Tape:
                     self._leaves.append((i, node))
                     wants[i] = wanted is None or node in wanted
                 continue
+            rule = node.rule
+            if node._a is None or rule is None:  # pragma: no cover - leaves are handled above
+                continue
             a = index[node._a]
             b = None if node._b is None else index[node._b]
             batched[i] = batched[a] or (b is not None and batched[b])
             wants[i] = wants[a] or (b is not None and wants[b])
-            apply = node.rule.apply_array if batched[i] else node.rule.apply
+            apply = rule.apply_array if batched[i] else rule.apply
             self._steps.append((i, apply, a, b, node.arg))
             # The edges a gradient must flow through, b's before a's: reversed below.
             if b is not None and wants[b]:
@@ -199,9 +202,9 @@ class Tape:
         local: list[Any] = [None] * len(self.nodes)
         for i, leaf in self._leaves:
             values[i] = leaf.data
-        for j, i in enumerate(self._input_index):
-            if i is not None:
-                values[i] = columns[j]
+        for j, at in enumerate(self._input_index):
+            if at is not None:
+                values[at] = columns[j]
         # Domain errors are checked explicitly by the rules (as the scalar forms raise
         # them); 0 * inf and the like give nan silently, as with floats.
         with np.errstate(all="ignore"):
@@ -224,8 +227,9 @@ class Tape:
     def _error(self, error: Exception, i: int) -> Exception:
         node = self.nodes[i]
         name = f" {node.label!r}" if node.label else ""
+        expression = node.rule.expression if node.rule is not None else node.op
         return type(error)(
-            f"{node.op} ({node.rule.expression}) at tape node{name} (node {i} of "
+            f"{node.op} ({expression}) at tape node{name} (node {i} of "
             f"{len(self.nodes)}), for at least one sample of the batch: {error}"
         )
 

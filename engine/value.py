@@ -153,6 +153,13 @@ class Value:
 
     data: float
     grad: float
+    _a: Value | None
+    _b: Value | None
+    # the local derivatives: floats on an op's node, None where there is no input;
+    # Any, because the hot loops of backward.py read them without a None check
+    _da: Any
+    _db: Any
+    _arg: float | None
     label: str
     op: str
 

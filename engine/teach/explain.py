@@ -410,10 +410,10 @@ def explain(root: Value) -> Explanation:
     seed = root.grad
     steps: list[Step] = []
     for node in order:
-        if node._a is None:
+        rule = node.rule
+        if rule is None:  # a leaf: nothing to pass back
             continue
         g = node.grad
-        rule = node.rule
         for i, (x, local) in enumerate(zip(node.inputs, node.local_grads)):
             contribution = local * g  # the exact expression backward() evaluates
             grad_before = x.grad
