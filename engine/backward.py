@@ -37,14 +37,12 @@ __all__ = ["backward_order", "backward_textbook", "backward"]
 
 
 def _check_root(root: Any, caller: str) -> None:
-    """A TypeError naming ``caller`` unless ``root`` is a Value."""
-    from .value import Value  # value.py imports this file: import it here, when called
-
-    if not isinstance(root, Value):
+    """A TypeError naming ``caller`` unless ``root`` is a node (a Value: anything with
+    the fields read below; value.py imports this file, so it cannot import Value)."""
+    if not hasattr(root, "_a"):
         raise TypeError(
-            f"{caller}() needs a Value, the root of a graph (e.g. the loss), got "
-            f"{type(root).__name__} {root!r}; make one with Value({root!r}) or pass "
-            "the result of your computation"
+            f"{caller}() needs a Value, the root of a graph: pass the Value your "
+            f"computation returned (e.g. the loss), not {type(root).__name__} {root!r}"
         )
 
 

@@ -30,8 +30,9 @@ Each ``Rule`` holds:
   edge points; the tests read it (one place for every op).
 * ``hints``: the fix an error message suggests, per error type.
 
-Extending the engine means adding one ``Rule`` here, one ``Value`` method that
-calls it, and nothing else: the op tests are generated from this table.
+Extending the engine means adding one ``Rule`` here and one ``Value`` method that
+calls it: the op tests are generated from this table (DEVELOPERS.md, "Adding an
+op"; a test also asks for the op's row in the README's cheat sheet).
 
 Domain errors raised by ``apply`` are plain messages about the math; ``Value``
 adds the node's label and value, and the rule's hint, before the user sees them.

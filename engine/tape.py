@@ -46,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .ops import use_numpy
+from .ops import rule, use_numpy
 from .value import Value
 
 np = use_numpy()  # a clear ImportError here if NumPy is missing
@@ -149,19 +149,17 @@ class Tape:
         self._steps: list[tuple] = []  # forward: (i, apply, a, b, arg)
         self._edges: list[tuple] = []  # backward: (node i, its input j, 1 or 2, kind of edge)
         for i, node in enumerate(self.nodes):
-            if node.is_leaf():
+            if node._a is None:  # a leaf
                 if not batched[i]:
                     self._leaves.append((i, node))
                     wants[i] = wanted is None or node in wanted
-                continue
-            rule = node.rule
-            if node._a is None or rule is None:  # pragma: no cover - leaves are handled above
                 continue
             a = index[node._a]
             b = None if node._b is None else index[node._b]
             batched[i] = batched[a] or (b is not None and batched[b])
             wants[i] = wants[a] or (b is not None and wants[b])
-            apply = rule.apply_array if batched[i] else rule.apply
+            op = rule(node.op)
+            apply = op.apply_array if batched[i] else op.apply
             self._steps.append((i, apply, a, b, node.arg))
             # The edges a gradient must flow through, b's before a's: reversed below.
             if b is not None and wants[b]:
@@ -202,9 +200,9 @@ class Tape:
         local: list[Any] = [None] * len(self.nodes)
         for i, leaf in self._leaves:
             values[i] = leaf.data
-        for j, at in enumerate(self._input_index):
-            if at is not None:
-                values[at] = columns[j]
+        for j, column in enumerate(self._input_index):
+            if column is not None:
+                values[column] = columns[j]
         # Domain errors are checked explicitly by the rules (as the scalar forms raise
         # them); 0 * inf and the like give nan silently, as with floats.
         with np.errstate(all="ignore"):
@@ -227,9 +225,8 @@ class Tape:
     def _error(self, error: Exception, i: int) -> Exception:
         node = self.nodes[i]
         name = f" {node.label!r}" if node.label else ""
-        expression = node.rule.expression if node.rule is not None else node.op
         return type(error)(
-            f"{node.op} ({expression}) at tape node{name} (node {i} of "
+            f"{node.op} ({rule(node.op).expression}) at tape node{name} (node {i} of "
             f"{len(self.nodes)}), for at least one sample of the batch: {error}"
         )
 

@@ -19,57 +19,109 @@ Design notes (why it looks like this):
   there are no reference cycles: dropping the root frees the graph at once.
 * Numbers mixed with Values become constant leaf nodes, so ``x * 2`` is drawn
   as a product of two nodes, like any other.
+* Grad mode and scope are per thread and per asyncio task (one context
+  variable, read once per op), as PyTorch's grad mode is per thread: see
+  ``no_grad`` and the note above ``_state``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from numbers import Real
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .backward import backward as _backward
 from .backward import backward_order
 from .ops import RULES, Rule
 
-__all__ = ["Value", "no_grad", "is_grad_enabled"]
+__all__ = ["Value", "no_grad", "is_grad_enabled", "scope"]
 
 Number = int | float
+F = TypeVar("F", bound=Callable[..., Any])
 
-# Module state: is a graph being recorded, and inside which objects (nn modules,
-# outermost first) new nodes are being made. Both are switched by the context
-# managers below; nodes read them once, when they are made, and share the tuple.
-_grad_enabled = True
-_scope: tuple = ()
+# The recording state, per thread and per asyncio task: ``(recording, scope)``, is a
+# graph being recorded, and inside which objects (nn modules, outermost first) new
+# nodes are being made. ``no_grad`` and ``scope`` below switch it; an op reads it
+# once, when it makes its node (nodes share the scope tuple).
+#
+# Why a context variable, and why one: PyTorch's grad mode is per thread, and a
+# process-wide flag let one thread evaluating under no_grad() switch off another
+# thread's training. A ContextVar is per thread (a new thread starts with the
+# default) and per asyncio task (a task starts with a copy of its creator's), and
+# reading it is one C call that hits a per-variable cache: about twice a module
+# global's cost, once per op, so both values live in one tuple, read with one call.
+_state: ContextVar[tuple[bool, tuple]] = ContextVar("chainrule_state", default=(True, ()))
+_current = _state.get
 
 _RULES = RULES  # ops look their rule up here on every call, so a rule swapped
 # into the table (a test, an extension) takes effect at once
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside a ``no_grad()`` block."""
-    return _grad_enabled
+    """True unless inside a ``no_grad()`` block (of this thread or asyncio task)."""
+    return _current()[0]
 
 
-@contextmanager
-def no_grad() -> Iterator[None]:
+class _Switch:
+    """A block that changes the recording state and restores it on exit, even after an
+    exception; usable as a decorator too. A class rather than a generator function:
+    ``nn`` enters a ``scope`` for every neuron of every sample, and this is cheaper."""
+
+    def __init__(self) -> None:
+        self._tokens: list[Token] = []  # a stack: one instance may be entered twice
+
+    def _entered(self, recording: bool, owners: tuple) -> tuple[bool, tuple]:
+        raise NotImplementedError
+
+    def _fresh(self) -> _Switch:
+        raise NotImplementedError
+
+    def __enter__(self) -> None:
+        self._tokens.append(_state.set(self._entered(*_current())))
+
+    def __exit__(self, *exc: object) -> None:
+        _state.reset(self._tokens.pop())
+
+    def __call__(self, function: F) -> F:
+        """As a decorator: each call of ``function`` runs inside a fresh block."""
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return function(*args, **kwargs)
+
+        return cast(F, run)
+
+
+class no_grad(_Switch):  # lower case, like torch.no_grad: used as a function
     """Build no graph inside this block: results are plain leaves.
 
     Use it for evaluation (accuracy, decision-boundary grids): it is faster and
     keeps no memory alive. Like ``torch.no_grad()``, it nests and restores the
-    previous state on exit, even after an exception.
+    previous state on exit, even after an exception, and works as a decorator.
+
+    The mode belongs to the thread (and the asyncio task) that enters the block:
+    another thread keeps recording meanwhile, and a new thread starts with
+    recording on, whatever the thread that started it is doing (as in PyTorch).
+    An asyncio task starts with the mode of the code that created it (a copy:
+    its own ``no_grad()`` blocks change nothing outside it). The cost: every op
+    reads the mode with one context-variable call instead of a module global
+    (see the note above ``_state``; bench/NOTES.md has the measurements).
     """
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    def _entered(self, recording: bool, owners: tuple) -> tuple[bool, tuple]:
+        return False, owners
+
+    def _fresh(self) -> no_grad:
+        return no_grad()
+
+    def __repr__(self) -> str:
+        return "no_grad()"
 
 
-@contextmanager
-def scope(owner: Any) -> Iterator[None]:
+class scope(_Switch):
     """Extension API: nodes made inside this block remember ``owner``.
 
     Blocks nest: a node made by a neuron inside a layer inside an MLP has
@@ -90,20 +142,39 @@ def scope(owner: Any) -> Iterator[None]:
 
     Any object offering them can be a scope owner: a student's own module
     class, a plain object, even a string (then only its class name is used).
+
+    Like ``no_grad()``, the scope belongs to the thread (and asyncio task) that
+    enters the block: two threads running modules at once each see their own.
     """
-    global _scope
-    previous = _scope
-    _scope = previous + (owner,)
-    try:
-        yield
-    finally:
-        _scope = previous
+
+    def __init__(self, owner: Any) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def _entered(self, recording: bool, owners: tuple) -> tuple[bool, tuple]:
+        return recording, owners + (self.owner,)
+
+    def _fresh(self) -> scope:
+        return scope(self.owner)
+
+    def __repr__(self) -> str:
+        return f"scope({self.owner!r})"
 
 
 def _as_float(data: Any, what: str) -> float:
-    """Convert a real number to float, or raise a TypeError that names it."""
+    """Convert a real number to float, or raise a TypeError that names it.
+
+    Bools are refused: ``True`` is an int to Python, but a number in a graph
+    that is really a flag is almost always a mistake (a mask, a comparison);
+    ``nn`` refuses them as model inputs too.
+    """
     if type(data) is float:
         return data
+    if _is_bool(data):
+        raise TypeError(
+            f"{what} got a bool ({data!r}); pass a number: float(flag), "
+            "or 1.0 if flag else 0.0"
+        )
     # float subclasses too (numpy.float64 is one): .data is always a plain float,
     # so every node computes with Python floats, whatever number started it.
     if isinstance(data, Real) or _is_zero_dim_array(data):
@@ -123,11 +194,16 @@ def _as_float(data: Any, what: str) -> float:
     )
 
 
+def _is_bool(data: Any) -> bool:
+    # Python's bool, and NumPy's (numpy.bool_, a 0-d bool array)
+    return isinstance(data, bool) or getattr(getattr(data, "dtype", None), "kind", "") == "b"
+
+
 def _is_zero_dim_array(data: Any) -> bool:
     # A 0-d numpy array (or torch tensor) of real numbers: what x.sum() returns.
-    # Python and numpy scalars (int, float, bool, numpy.float32...) are numbers.Real.
+    # Python and numpy scalars (int, float, numpy.float32...) are numbers.Real.
     dtype = getattr(data, "dtype", None)
-    return getattr(data, "ndim", None) == 0 and getattr(dtype, "kind", "f") in "fiub"
+    return getattr(data, "ndim", None) == 0 and getattr(dtype, "kind", "f") in "fiu"
 
 
 class Value:
@@ -151,27 +227,36 @@ class Value:
 
     __slots__ = ("data", "grad", "label", "op", "_a", "_b", "_da", "_db", "_arg", "_scope")
 
+    # NumPy hands ``array + value`` to ``Value.__radd__`` (which refuses an array)
+    # instead of making an object array of Values: both orders give the same error.
+    __array_ufunc__ = None
+
     data: float
     grad: float
-    _a: Value | None
-    _b: Value | None
-    # the local derivatives: floats on an op's node, None where there is no input;
-    # Any, because the hot loops of backward.py read them without a None check
-    _da: Any
-    _db: Any
-    _arg: float | None
     label: str
     op: str
+    # The recorded op, read by ``inputs`` and ``local_grads``: the inputs (None where
+    # absent: both for a leaf, _b for a unary op) and the local derivative with
+    # respect to each (0.0 where that input is absent).
+    _a: Value | None
+    _b: Value | None
+    _da: float
+    _db: float
+    _arg: float | None
+    _scope: tuple
 
     def __init__(self, data: Number, label: str = "") -> None:
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
+        if label:
+            _check_text(label)
         self.data = _as_float(data, "Value()")
         self.grad = 0.0
         self.label = label
         self.op = ""
-        self._a = self._b = self._da = self._db = self._arg = None
-        self._scope = _scope
+        self._a = self._b = self._arg = None
+        self._da = self._db = 0.0
+        self._scope = _current()[1]
 
     # --- the node interface ------------------------------------------------
 
@@ -232,16 +317,18 @@ class Value:
         out.data = data
         out.grad = 0.0
         out.label = ""
-        out._b = out._db = None
-        out._scope = _scope
-        if _grad_enabled:
+        out._b = None
+        out._db = 0.0
+        recording, out._scope = _current()
+        if recording:
             out.op = op
             out._a = self
             out._da = da
             out._arg = arg
         else:
             out.op = ""
-            out._a = out._da = out._arg = None
+            out._a = out._arg = None
+            out._da = 0.0
         return out
 
     def _binary(self, op: str, other: Value) -> Value:
@@ -255,8 +342,8 @@ class Value:
         out.grad = 0.0
         out.label = ""
         out._arg = None
-        out._scope = _scope
-        if _grad_enabled:
+        recording, out._scope = _current()
+        if recording:
             out.op = op
             out._a = self
             out._b = other
@@ -264,7 +351,8 @@ class Value:
             out._db = db
         else:
             out.op = ""
-            out._a = out._b = out._da = out._db = None
+            out._a = out._b = None
+            out._da = out._db = 0.0
         return out
 
     # --- arithmetic ----------------------------------------------------------
@@ -422,19 +510,41 @@ def _const(number: Any, symbol: str) -> Value:
         out.data = float(number)
         out.grad = 0.0
         out.label = out.op = ""
-        out._a = out._b = out._da = out._db = out._arg = None
-        out._scope = _scope
+        out._a = out._b = out._arg = None
+        out._da = out._db = 0.0
+        out._scope = _current()[1]
         return out
     if isinstance(number, Value):  # a Value subclass on the right
         return number
+    what = f"Value {symbol} operand"
+    if _is_bool(number):
+        _as_float(number, what)  # raises the TypeError that says what to pass instead
     try:
-        data = _as_float(number, f"Value {symbol} operand")
+        data = _as_float(number, what)
     except TypeError:
+        scalars = ("a Value is one number: combine it with each element, e.g. "
+                   f"[x {symbol} v for v in values]" if getattr(number, "ndim", 0)
+                   else "use an int, a float or a Value")
         raise TypeError(
             f"unsupported operand for {symbol!r} with a Value: {type(number).__name__} "
-            f"{number!r}; use an int, a float or a Value"
+            f"{number!r}; {scalars}"
         ) from None
     return Value(data)
+
+
+def _check_text(label: str) -> None:
+    """Refuse a label that is not valid text: a lone surrogate (half of a UTF-16 pair,
+    what a badly decoded file or a cut emoji leaves) cannot be written to a file,
+    a drawing or a page."""
+    try:
+        label.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"Value label {label!r} is not valid text: {label[error.start]!r} at position "
+            f"{error.start} is a lone surrogate (half of a character, e.g. from a badly "
+            "decoded file or a cut emoji); remove it, or decode the text with "
+            "errors='replace'"
+        ) from None
 
 
 def _data(other: Value | Number) -> float:

@@ -115,7 +115,7 @@ def test_the_textbook_loop_has_backwards_semantics():
 @pytest.mark.parametrize("run", [backward_order, backward_textbook, backward])
 @pytest.mark.parametrize("bad", [3, 2.5, None, [Value(1.0)]])
 def test_a_root_that_is_not_a_value_is_a_type_error_naming_the_call(run, bad):
-    with pytest.raises(TypeError, match=rf"{run.__name__}\(\) needs a Value.*got ") as info:
+    with pytest.raises(TypeError, match=rf"{run.__name__}\(\) needs a Value.*, not ") as info:
         run(bad)
     assert repr(bad) in str(info.value)
 
