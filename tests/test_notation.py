@@ -177,7 +177,7 @@ def build(program):
             else:
                 out = CONSTANT_OPS[op](nodes[args[0]], args[1])
         except (ValueError, ZeroDivisionError, OverflowError):
-            continue  # outside the op's domain: skip this instruction
+            out = nodes[args[0]]  # outside the op's domain: keep the input, so indices hold
         nodes.append(out)
     return nodes[:len(leaves_data)], nodes[-1]
 
