@@ -15,6 +15,8 @@ One file per tool:
 * ``groups.py``: how the drawer sees ``nn`` modules (clusters, collapsed neurons);
 * ``paths.py``: the chain rule as a sum over paths;
 * ``explain.py``: the backward pass, step by step, with every number;
+* ``stepper.py``: that pass stepped through inside a notebook;
+* ``mathml.py``: LaTeX to MathML, so pages typeset formulas offline;
 * ``page.py``: that explanation as one self-contained web page
   (its HTML, CSS and script are the files in ``assets/``);
 * ``gradcheck.py``: backward() against finite differences;

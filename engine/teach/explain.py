@@ -234,49 +234,13 @@ class Explanation(Sequence):
         return write_page(self, path, title=title, graph=graph, **draw_options)
 
     def stepper(self, **draw_options: Any):
-        """A slider to step through this backward pass inside a notebook (ipywidgets).
+        """A slider to step through this backward pass inside a notebook.
 
-        Moving the slider to step k shows that step's sentence and the graph at
-        step k (``.graph(step=k)``); without Graphviz's ``dot``, an install hint
-        and the DOT text instead. Other keyword options go to ``draw_graph``.
-        Returns an ``ipywidgets.VBox``; its ``.slider`` and ``.text`` and ``.picture``
-        (both ``ipywidgets.HTML``) are the parts. Needs ``pip install ipywidgets``
-        (the ``[notebook]`` extra).
+        See ``engine.teach.stepper.stepper``; keyword options go to ``draw_graph``.
         """
-        try:
-            import ipywidgets as widgets
-        except ImportError as error:
-            raise ImportError(
-                "Explanation.stepper() needs ipywidgets: pip install ipywidgets "
-                "(or the [notebook] extra); Explanation.to_html(path) writes a page "
-                "that steps through the pass without it"
-            ) from error
-        from .draw import inline_svg
+        from .stepper import stepper
 
-        slider = widgets.IntSlider(value=0, min=0, max=len(self), description="step",
-                                   continuous_update=False)
-        text = widgets.HTML()
-        picture = widgets.HTML()
-
-        def show(change: Any = None) -> None:
-            k = slider.value
-            if k == 0:
-                said = self.start()
-            else:
-                said = f"Step {k} of {len(self)}: {self._steps[k - 1].sentence()}"
-            text.value = f"<pre>{html.escape(said)}</pre>"
-            drawn = self.graph(step=k, **draw_options)
-            try:
-                picture.value = inline_svg(drawn.svg())  # the drawer escapes labels
-            except (ImportError, RuntimeError) as error:
-                picture.value = (f"<p>{html.escape(str(error))}</p>"
-                                 f"<pre>{html.escape(drawn.source)}</pre>")
-
-        slider.observe(show, names="value")
-        show()
-        box = widgets.VBox([slider, text, picture])
-        box.slider, box.text, box.picture = slider, text, picture
-        return box
+        return stepper(self, **draw_options)
 
     # --- display ---------------------------------------------------------------
 

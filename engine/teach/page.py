@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import html
 import json
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .assets import read as read_asset
 from .draw import Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
 from .files import atomic_write
 from .notation import factor, number, number_piece, visible
@@ -47,12 +46,6 @@ INSTALL_GRAPHVIZ = (
     "sudo apt-get install graphviz; macOS: brew install graphviz; conda: "
     "conda install graphviz), then write this page again."
 )
-
-
-@cache
-def _asset(name: str) -> str:
-    """One of the page's files in ``engine/teach/assets/`` (package data), as text."""
-    return (resources.files(__package__) / "assets" / name).read_text(encoding="utf-8")
 
 
 def write_page(explanation: Explanation, path: str | Path, title: str | None = None,
@@ -106,15 +99,15 @@ def render_page(explanation: Explanation, title: str | None = None,
     )
     payload = (json.dumps(data, ensure_ascii=False)
                .replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
-    return _asset("page.html").format(
+    return read_asset("page.html").format(
         title=html.escape(title),
-        style=_asset("page.css"),
+        style=read_asset("page.css"),
         graph=graph_html,
         table=table,
         where=where_html,
         total=len(explanation),
         payload=payload,
-        script=_asset("page.js"),
+        script=read_asset("page.js"),
     )
 
 
