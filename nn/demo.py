@@ -274,9 +274,11 @@ def save_graph(graph, out: OutputFolder, name: str = "neuron_backward.svg") -> t
         reason = "Graphviz's dot was not found"
     dot_name = Path(name).with_suffix(".dot").name
     dot_path = out.write(dot_name, graph.source)
-    hint = (f"{reason}, so {dot_name} holds the graph as DOT text. Install Graphviz "
-            f"(apt-get install graphviz / brew install graphviz) and run: "
-            f"dot -Tsvg {dot_path} -o {out.path / name}")
+    hint = (f"{reason}, so {dot_name} holds the graph as DOT text, and explanation.html "
+            f"draws it in the browser itself. To have Graphviz draw them, install it "
+            f"(apt-get install graphviz / brew install graphviz), then run "
+            f"dot -Tsvg {dot_path} -o {out.path / name} for the picture, or run the "
+            f"demo again with the same --out to put Graphviz's drawing into the page too.")
     return dot_path, hint
 
 
@@ -320,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     written: list[tuple[Path, str]] = []
     written.append((folder.write("decision_boundary.png", plot_decision_boundary(model, X, y, plt)),
                     "what the network learned"))
-    written.append((folder.write("loss_curve.png", plot_loss(history, plt)), "loss per epoch"))
+    curve = "loss and accuracy per epoch" if history.train_accuracy else "loss per epoch"
+    written.append((folder.write("loss_curve.png", plot_loss(history, plt)), curve))
     written.append((folder.save_model(model), "the trained weights (nn.load_model)"))
 
     model.zero_grad()  # fit leaves the last step's gradients on the weights

@@ -18,7 +18,10 @@ Initialisation (``init=``), reproducible from ``seed`` through its own
 * ``"xavier"``: w ~ N(0, 2/(nin + nout)) (Glorot), b = 0;
 * ``"he"``: w ~ N(0, 2/nin) (for ReLU), b = 0;
 * ``"uniform"``: w ~ U(-1, 1), b = 0 (as micrograd does);
-* ``"zeros"``: every weight 0: shows why symmetry must be broken.
+* ``"zeros"``: every weight 0. With tanh or ReLU hidden units (f(0) = 0) every
+  hidden gradient is then exactly 0: the network is dead, not merely symmetric. To
+  watch symmetry at work, set every weight to one equal nonzero value instead: the
+  units of a layer then get equal gradients and stay identical.
 """
 
 from __future__ import annotations

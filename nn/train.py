@@ -286,7 +286,8 @@ class History:
     def plot(self, ax: Any = None) -> Any:
         """Plot the loss curves (and accuracy, on a right-hand axis) against the epoch.
 
-        Needs matplotlib (``pip install 'chainrule[plot]'``).
+        With a validation set, a dotted line marks the best epoch (the lowest
+        validation loss). Needs matplotlib (``pip install 'chainrule[plot]'``).
 
         Args:
             ax: a matplotlib Axes to draw on (default: a new figure).
@@ -307,8 +308,11 @@ class History:
         ax.plot(epochs, self.train_loss, label="train loss", color="C0")
         if self.val_loss:
             ax.plot(epochs, self.val_loss, label="validation loss", color="C1")
-        if self.best_epoch is not None:
-            ax.axvline(self.best_epoch, color="grey", linestyle=":", label="best epoch")
+        if self.best_epoch is not None and self.val_loss:
+            # Without a validation set the "best" epoch is only the lowest training
+            # loss, nothing to mark: the line means "where validation was lowest".
+            ax.axvline(self.best_epoch, color="grey", linestyle=":",
+                       label="best epoch (validation)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         handles, labels = ax.get_legend_handles_labels()

@@ -95,6 +95,12 @@ def test_console_script_is_declared():
         assert installed[0].value == "nn.cli:main"
 
 
+def test_the_summary_says_what_the_loss_curve_shows(demo):
+    _, result = demo
+    line = next(x for x in result.stdout.splitlines() if "loss_curve.png" in x)
+    assert line.split(None, 1)[1] == "loss and accuracy per epoch"
+
+
 def test_pictures_are_pngs(demo):
     out, _ = demo
     for name in ("decision_boundary.png", "loss_curve.png"):
@@ -205,6 +211,7 @@ def test_demo_without_dot_writes_dot_and_hint(tmp_path):
     dot_file = out / "neuron_backward.dot"
     assert dot_file.read_text().lstrip().startswith("digraph")
     assert "dot -Tsvg" in result.stdout
+    assert "run the demo again with the same --out" in result.stdout  # the page's drawing
     assert (out / "explanation.html").exists() and (out / "decision_boundary.png").exists()
     json.loads((out / "model.json").read_text())
 

@@ -258,6 +258,53 @@ def test_zeros_init_and_unknown_init():
         MLP(2, [1], init="gaussian")
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_zeros_init_is_dead_not_symmetric(activation):
+    """What the docs say of init="zeros": with f(0) = 0 every weight's gradient is 0
+    (only the output bias moves), checked against central differences."""
+    model = MLP(2, [3, 1], activation=activation, output_activation="sigmoid", init="zeros")
+    x = [0.7, -1.3]
+
+    def loss_at():
+        return (model(x)[0] - 1.0) ** 2
+
+    loss_at().backward()
+    *hidden, out = model.layers
+    weights = [w for layer in model.layers for n in layer.neurons for w in n.w]
+    assert all(w.grad == 0.0 for w in weights)
+    assert all(n.b.grad == 0.0 for n in hidden[0].neurons)
+    bias = out.neurons[0].b
+
+    def loss_with_bias(values):
+        saved, bias.data = bias.data, values[0]
+        try:
+            return loss_at().data
+        finally:
+            bias.data = saved
+
+    (numeric,) = central_difference(loss_with_bias, [bias.data])
+    assert bias.grad != 0.0 and bias.grad == pytest.approx(numeric, rel=1e-6)
+
+
+def test_equal_nonzero_weights_keep_units_identical():
+    """Symmetry, as the docs describe it: equal starting weights get equal gradients,
+    so a layer's units stay copies of each other through training steps."""
+    model = MLP(2, [3, 1], activation="tanh", init="zeros")
+    for p in model.parameters():
+        p.data = 0.5
+    x, target = [0.7, -1.3], 1.0
+    for _ in range(3):
+        model.zero_grad()
+        ((model(x)[0] - target) ** 2).backward()
+        for p in model.parameters():
+            p.data -= 0.1 * p.grad
+    first = model.layers[0].neurons
+    assert any(w.data != 0.5 for w in first[0].w)  # it did move
+    for neuron in first[1:]:
+        assert [w.data for w in neuron.w] == [w.data for w in first[0].w]
+        assert neuron.b.data == first[0].b.data
+
+
 def test_wrong_input_length_names_the_layer_and_counts():
     with pytest.raises(ValueError, match="Layer 1 expected 2 inputs, got 3"):
         Layer(2, 4)([1, 2, 3])

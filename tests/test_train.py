@@ -374,8 +374,11 @@ def test_history_plot_returns_an_axes():
     assert isinstance(ax, Axes)
     assert [line.get_label() for line in ax.get_lines()][:2] == ["train loss", "validation loss"]
     assert list(ax.get_lines()[0].get_ydata()) == history.train_loss
+    assert "best epoch (validation)" in [line.get_label() for line in ax.get_lines()]
     _, given = plt.subplots()
     assert History(train_loss=[1.0, 0.5], best_epoch=2).plot(ax=given) is given
+    # No validation set: the lowest training loss is not marked as a "best epoch".
+    assert [line.get_label() for line in given.get_lines()] == ["train loss"]
     plt.close("all")
 
 
