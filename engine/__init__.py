@@ -7,7 +7,7 @@ that read it (drawing, explaining, paths, gradcheck) are in ``engine/teach/``.
 
 User API (what a notebook needs)::
 
-    from engine import Value, no_grad, draw_graph, gradient_paths, formula
+    from engine import Value, no_grad, gc_paused, draw_graph, gradient_paths, formula
     from engine import explain, gradcheck
 
 ``explain(root)`` runs the backward pass and narrates it step by step;
@@ -40,7 +40,7 @@ from .teach import (  # noqa: E402  (after the core, which they read)
     gradcheck,
     gradient_paths,
 )
-from .value import Value, is_grad_enabled, no_grad
+from .value import Value, gc_paused, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 
@@ -51,6 +51,7 @@ __all__ = [
     "Value",
     "no_grad",
     "is_grad_enabled",
+    "gc_paused",
     "backward_order",
     "backward_textbook",
     "draw_graph",

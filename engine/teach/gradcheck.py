@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backward import backward_order
-from ..value import Value, no_grad
+from ..value import Value, gc_paused, no_grad
 from .notation import magnitude, number, visible
 from .tables import html_table, text_table
 
@@ -235,47 +235,48 @@ def gradcheck(f: Callable[..., Value], inputs: Any, eps: float = 1e-6,
             raise ValueError(f"gradcheck: {name} must be a finite number >= 0, got {x!r}")
     if eps == 0:
         raise ValueError("gradcheck: eps must be > 0 (try 1e-6)")
-    named = _named_inputs(inputs)
-    call = _caller(f, len(named))
-    values = [v for _, v in named]
+    with gc_paused():  # many small graphs: see engine.value.gc_paused
+        named = _named_inputs(inputs)
+        call = _caller(f, len(named))
+        values = [v for _, v in named]
 
-    # analytic: one backward pass; every gradient it touches is restored afterwards
-    out = _scalar(call(values))
-    order = backward_order(out)
-    saved = {node: node.grad for node in order}
-    saved.update((v, v.grad) for v in values)
-    for v in values:
-        v.grad = 0.0
-    try:
-        for node in order:
-            if node.is_leaf():
-                node.grad = 0.0
-        out.backward()
-        analytic = [v.grad for v in values]
-    finally:
-        for node, g in saved.items():
-            node.grad = g
-
-    # numeric: two forward passes per input, without building graphs
-    rows = []
-    for (name, v), a in zip(named, analytic):
-        original = v.data
+        # analytic: one backward pass; every gradient it touches is restored afterwards
+        out = _scalar(call(values))
+        order = backward_order(out)
+        saved = {node: node.grad for node in order}
+        saved.update((v, v.grad) for v in values)
+        for v in values:
+            v.grad = 0.0
         try:
-            with no_grad():
-                v.data = original + eps
-                nudged = _scalar(call(values))
-                if nudged is out:
-                    raise ValueError(
-                        "gradcheck: f returned the same Value twice; it must rebuild the "
-                        "expression from the inputs on every call (e.g. lambda: loss(model), "
-                        "not lambda: loss)"
-                    )
-                up = nudged.data
-                v.data = original - eps
-                down = _scalar(call(values)).data
+            for node in order:
+                if node.is_leaf():
+                    node.grad = 0.0
+            out.backward()
+            analytic = [v.grad for v in values]
         finally:
-            v.data = original  # exactly the number it was
-        n = (up - down) / (2.0 * eps)
-        ok = abs(a - n) <= atol + rtol * abs(n)  # False when either is nan
-        rows.append(GradcheckRow(name, v, a, n, _relative_error(a, n), ok))
-    return GradcheckReport(rows, out.data, eps, rtol, atol)
+            for node, g in saved.items():
+                node.grad = g
+
+        # numeric: two forward passes per input, without building graphs
+        rows = []
+        for (name, v), a in zip(named, analytic):
+            original = v.data
+            try:
+                with no_grad():
+                    v.data = original + eps
+                    nudged = _scalar(call(values))
+                    if nudged is out:
+                        raise ValueError(
+                            "gradcheck: f returned the same Value twice; it must rebuild the "
+                            "expression from the inputs on every call (e.g. lambda: loss(model), "
+                            "not lambda: loss)"
+                        )
+                    up = nudged.data
+                    v.data = original - eps
+                    down = _scalar(call(values)).data
+            finally:
+                v.data = original  # exactly the number it was
+            n = (up - down) / (2.0 * eps)
+            ok = abs(a - n) <= atol + rtol * abs(n)  # False when either is nan
+            rows.append(GradcheckRow(name, v, a, n, _relative_error(a, n), ok))
+        return GradcheckReport(rows, out.data, eps, rtol, atol)
