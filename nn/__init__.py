@@ -44,6 +44,7 @@ def _check_engine() -> None:
 _check_engine()
 del _check_engine
 
+from .diagnose import Diagnosis, LayerDiagnosis, diagnose  # noqa: E402
 from .functional import log_softmax, logsumexp, softmax, softplus  # noqa: E402
 from .layers import MLP, Dropout, Layer, Neuron  # noqa: E402
 from .lecture import LayerView, layer_view  # noqa: E402
@@ -86,6 +87,10 @@ __all__ = [
     # the lecture's notation
     "layer_view",
     "LayerView",
+    # what stops a network from learning
+    "diagnose",
+    "Diagnosis",
+    "LayerDiagnosis",
     # PyTorch
     "to_torch",
     "from_torch",
