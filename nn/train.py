@@ -242,6 +242,12 @@ class History:
         stopped_early: True if early stopping ended training.
         interrupted: True if Ctrl-C ended training (the lists hold the epochs
             that finished).
+        grad_norms: with ``fit(..., grad_norms=True)``, one list per epoch with
+            one number per layer of ``model.layers``: the norm of that layer's
+            parameter gradients (weights and biases), sqrt(sum of squares),
+            averaged over the epoch's batches, as each batch left it before the
+            optimizer's step ([] otherwise). Falling numbers towards layer 1
+            are vanishing gradients (``nn.diagnose`` says more).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -251,6 +257,7 @@ class History:
     best_epoch: int | None = None
     stopped_early: bool = False
     interrupted: bool = False
+    grad_norms: list[list[float]] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
@@ -266,7 +273,8 @@ class History:
                 "train_accuracy": list(self.train_accuracy),
                 "val_accuracy": list(self.val_accuracy),
                 "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
-                "interrupted": self.interrupted}
+                "interrupted": self.interrupted,
+                "grad_norms": [list(epoch) for epoch in self.grad_norms]}
 
     def __repr__(self) -> str:
         if not self.train_loss:
@@ -457,6 +465,7 @@ class _Plan:
     rule: Any  # (predict, truth) turning outputs into labels, or False: no accuracy
     step: Callable
     progress: bool
+    layers: list[list[Value]] | None = None  # grad_norms=True: each layer's parameters
 
     @property
     def batches(self) -> int:
@@ -465,7 +474,8 @@ class _Plan:
 
 def _plan(model: Any, X: Any, y: Any, loss: str | Callable, optimizer: Any, epochs: Any,
           batch_size: Any, shuffle: Any, seed: Any, validation: Any, early_stopping: Any,
-          l2: Any, progress: Any, metrics: Any, compiled: Any) -> _Plan:
+          l2: Any, progress: Any, metrics: Any, compiled: Any,
+          grad_norms: Any = False) -> _Plan:
     """Check every argument of ``fit`` (TypeError / ValueError naming it) and plan the run."""
     if not is_grad_enabled():
         raise RuntimeError(f"fit: called inside no_grad(): {_NO_GRAD}")
@@ -482,7 +492,8 @@ def _plan(model: Any, X: Any, y: Any, loss: str | Callable, optimizer: Any, epoc
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
         raise TypeError(f"fit: seed must be an int or None, got {seed!r}")
     seed = None if seed is None else int(seed)
-    for name, flag in (("shuffle", shuffle), ("progress", progress), ("compiled", compiled)):
+    for name, flag in (("shuffle", shuffle), ("progress", progress), ("compiled", compiled),
+                       ("grad_norms", grad_norms)):
         if not isinstance(flag, bool):
             raise TypeError(f"fit: {name} must be True or False, got {flag!r}")
     if isinstance(l2, bool) or not isinstance(l2, Real) or not 0 <= float(l2) < math.inf:
@@ -516,8 +527,21 @@ def _plan(model: Any, X: Any, y: Any, loss: str | Callable, optimizer: Any, epoc
     stepped = _check_optimizer(optimizer, params)
     rule = _accuracy_rule(model, rows, targets, loss, metrics)
     step = (_compiled_step if compiled else _scalar_step)(model, loss_fn, params, l2)
+    layers = _layer_parameters(model) if grad_norms else None
     return _Plan(model, rows, targets, loss_fn, optimizer, params, stepped, epochs, batch_size,
-                 shuffle, seed, checked_validation, early_stopping, rule, step, progress)
+                 shuffle, seed, checked_validation, early_stopping, rule, step, progress,
+                 layers)
+
+
+def _layer_parameters(model: Any) -> list[list[Value]]:
+    """Each of ``model.layers``' parameters, for ``grad_norms=True``."""
+    layers = getattr(model, "layers", None)
+    if not isinstance(layers, (list, tuple)) or not layers or not all(
+            callable(getattr(layer, "parameters", None)) for layer in layers):
+        raise TypeError(f"fit: grad_norms=True needs a model with layers (model.layers, "
+                        f"each with parameters(), as nn.MLP has); {type(model).__name__} has "
+                        "none")
+    return [list(layer.parameters()) for layer in layers]
 
 
 def _accuracy_rule(model: Any, rows: list, targets: list, loss: Any, metrics: Any) -> Any:
@@ -711,8 +735,10 @@ class _Position:
 
 
 def _one_epoch(plan: _Plan, epoch: int, order: list[int], rng: random.Random,
-               ctrl_c: _CtrlC, bar: Any, at: _Position) -> tuple[float, float | None]:
-    """One pass over the training data, batch by batch: (mean loss, accuracy or None)."""
+               ctrl_c: _CtrlC, bar: Any, at: _Position
+               ) -> tuple[float, float | None, list[float] | None]:
+    """One pass over the training data, batch by batch: (mean loss, accuracy or None,
+    the mean per-layer gradient norms or None)."""
     model, optimizer = plan.model, plan.optimizer
     if hasattr(model, "train"):
         model.train()
@@ -720,6 +746,7 @@ def _one_epoch(plan: _Plan, epoch: int, order: list[int], rng: random.Random,
     if plan.shuffle and batches > 1:  # one full batch: the order changes nothing
         rng.shuffle(order)
     loss_sum, correct = 0.0, 0
+    norm_sums = [0.0] * len(plan.layers) if plan.layers is not None else None
     for batch in range(1, batches + 1):
         ctrl_c.boundary()
         chosen = order[(batch - 1) * plan.batch_size: batch * plan.batch_size]
@@ -739,6 +766,9 @@ def _one_epoch(plan: _Plan, epoch: int, order: list[int], rng: random.Random,
         finally:
             ctrl_c.hold()
         _check_step(plan, total_loss, epoch, batch, chosen)
+        if norm_sums is not None and plan.layers is not None:
+            for k, layer in enumerate(plan.layers):
+                norm_sums[k] += math.sqrt(math.fsum(p.grad * p.grad for p in layer))
         optimizer.step()
         loss_sum += data_loss * len(chosen)
         if plan.rule:
@@ -747,7 +777,8 @@ def _one_epoch(plan: _Plan, epoch: int, order: list[int], rng: random.Random,
             bar.update(1)
         at.done = batch
     n = len(plan.rows)
-    return loss_sum / n, (correct / n if plan.rule else None)
+    norms = None if norm_sums is None else [total / batches for total in norm_sums]
+    return loss_sum / n, (correct / n if plan.rule else None), norms
 
 
 def _validate(plan: _Plan, validation: tuple[list, list]) -> tuple[float, float | None]:
@@ -762,10 +793,12 @@ def _validate(plan: _Plan, validation: tuple[list, list]) -> tuple[float, float 
     return loss, correct
 
 
-def _record(history: History, train: tuple[float, float | None],
+def _record(history: History, train: tuple[float, float | None, list[float] | None],
             val: tuple[float, float | None] | None, bar: Any) -> None:
     """Append one epoch's numbers to the History (and show them on the bar)."""
     history.train_loss.append(train[0])
+    if train[2] is not None:
+        history.grad_norms.append(train[2])
     shown = {"loss": f"{train[0]:.4g}"}
     if train[1] is not None:
         history.train_accuracy.append(train[1])
@@ -845,6 +878,7 @@ def fit(
     progress: bool = True,
     metrics: Sequence[str] | None = None,
     compiled: bool = False,
+    grad_norms: bool = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent; return a ``History``.
 
@@ -880,6 +914,8 @@ def fit(
             graph per sample (``engine.tape``: the same results to 1e-12, much
             faster); needs NumPy, and a model whose graph is the same for every
             sample (dropout is refused with a ValueError).
+        grad_norms: record each layer's gradient norm per epoch in
+            ``History.grad_norms`` (needs ``model.layers``, as ``nn.MLP`` has).
 
     Returns:
         The ``History`` of per-epoch losses and accuracies.
@@ -909,6 +945,6 @@ def fit(
             the weights are those before that batch's step.
     """
     plan = _plan(model, X, y, loss, optimizer, epochs, batch_size, shuffle, seed,
-                 validation, early_stopping, l2, progress, metrics, compiled)
+                 validation, early_stopping, l2, progress, metrics, compiled, grad_norms)
     with gc_paused():  # Value graphs hold no cycles: see engine.gc_paused
         return _train(plan)

@@ -127,3 +127,58 @@ def test_bad_arguments_say_what_to_do():
         diagnose(MLP(2, [1]), X, Y[:3])
     with pytest.raises(TypeError, match="not a Value"):
         diagnose(MLP(2, [1]), X, Y, loss=lambda outputs, targets: 0.0)
+
+
+# --- fit(..., grad_norms=True) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fit_records_per_layer_gradient_norms_as_pytorch_computes_them(compiled):
+    from nn import SGD, fit, to_torch
+
+    if compiled:
+        pytest.importorskip("numpy")
+    model = MLP(2, [4, 3, 1], activation="tanh", seed=6)
+    torch = torch_or_skip()
+    net = to_torch(model).double()  # the starting weights, before fit moves them
+    history = fit(model, X, Y, loss="mse", optimizer=SGD(model.parameters(), lr=0.1),
+                  epochs=3, batch_size=None, progress=False, grad_norms=True,
+                  compiled=compiled)
+    assert len(history.grad_norms) == 3 and all(len(e) == 3 for e in history.grad_norms)
+    xs = torch.tensor(X, dtype=torch.float64)
+    ys = torch.tensor(Y, dtype=torch.float64).reshape(-1, 1)
+    ((net(xs) - ys) ** 2).mean().backward()
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    expected = [torch.cat([m.weight.grad.flatten(), m.bias.grad]).norm().item()
+                for m in linears]
+    assert history.grad_norms[0] == pytest.approx(expected, rel=1e-9)
+    assert history.as_dict()["grad_norms"] == history.grad_norms
+
+
+def test_grad_norms_average_over_the_batches_and_need_layers():
+    from nn import SGD, fit
+
+    model = MLP(2, [3, 1], seed=7)
+    history = fit(model, X, Y, optimizer=SGD(model.parameters(), lr=0.0), epochs=1,
+                  batch_size=10, shuffle=False, progress=False, grad_norms=True)
+    by_hand = []
+    for k in range(0, len(X), 10):  # lr 0: the weights stay, so each batch is reproducible
+        model.zero_grad()
+        mse_loss([model(x) for x in X[k:k + 10]], Y[k:k + 10]).backward()
+        by_hand.append([math.sqrt(sum(p.grad ** 2 for p in layer.parameters()))
+                        for layer in model.layers])
+    assert history.grad_norms[0] == pytest.approx(
+        [sum(col) / len(by_hand) for col in zip(*by_hand)], rel=1e-12)
+    assert fit(model, X, Y, epochs=1, progress=False).grad_norms == []
+
+    class Plain:
+        def parameters(self):
+            return model.parameters()
+
+        def __call__(self, x):
+            return model(x)
+
+    with pytest.raises(TypeError, match="grad_norms=True needs a model with layers"):
+        fit(Plain(), X, Y, epochs=1, progress=False, grad_norms=True)
+    with pytest.raises(TypeError, match="grad_norms must be True or False"):
+        fit(model, X, Y, epochs=1, progress=False, grad_norms="yes")
