@@ -20,6 +20,7 @@ One file per tool:
 * ``page.py``: that explanation as one self-contained web page
   (its HTML, CSS and script are the files in ``assets/``);
 * ``gradcheck.py``: backward() against finite differences;
+* ``grading.py``: a student's hand-derived gradient against backward();
 * ``tables.py``: how reports print as text and HTML;
 * ``files.py``: every file is written atomically (``atomic_write``).
 
@@ -31,6 +32,7 @@ from .draw import Graph, GraphTooLarge, dot_available, draw_graph
 from .explain import Explanation, Step, explain
 from .formula import formula
 from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
+from .grading import GradingReport, GradingRow, assert_gradients, check_gradients
 from .notation import Notation, number, precision, set_precision
 from .paths import GradientPath, gradient_paths
 
@@ -40,5 +42,6 @@ __all__ = [
     "explain", "Explanation", "Step",
     "formula",
     "gradcheck", "GradcheckReport", "GradcheckRow",
+    "check_gradients", "assert_gradients", "GradingReport", "GradingRow",
     "gradient_paths", "GradientPath",
 ]
