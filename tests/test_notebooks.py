@@ -7,6 +7,15 @@ their key numbers with ``assert`` cells, so a wrong number fails the test.
 
 A second test per notebook checks it is committed without outputs or execution counts
 (what ``nbstripout`` leaves), so diffs stay readable and no stale number is shown.
+
+Exercises: a code cell where the student writes an answer carries the cell tag
+``answer:<name>`` and runs as committed (usually ``answer = None``: the check cell
+after it then says "not answered yet", so the notebook still runs top to bottom).
+The solutions live apart, in ``notebooks/solutions/<notebook>.py``, as
+``ANSWERS = {"<name>": "<code>", ...}``. A third test runs the notebook with each
+tagged cell replaced by its solution and ``CHAINRULE_SOLUTIONS=1`` in the kernel's
+environment; a check cell turns a wrong answer into an error there (e.g.
+``if SOLUTIONS: assert feedback.ok``), so every solution is proven right.
 """
 
 from __future__ import annotations
@@ -66,8 +75,10 @@ def this_python_kernel(tmp_path, monkeypatch):
     return "python3"
 
 
-def execute(path: Path, kernel: str, tmp_path: Path):
-    """Run the notebook at ``path`` top to bottom; fail the test on the first error."""
+def execute(path: Path, kernel: str, tmp_path: Path, answers: dict[str, str] | None = None):
+    """Run the notebook at ``path`` top to bottom; fail the test on the first error.
+
+    ``answers`` replaces the source of each cell tagged ``answer:<name>``."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
@@ -77,6 +88,11 @@ def execute(path: Path, kernel: str, tmp_path: Path):
         module, what = REQUIRES[path.stem]
         pytest.importorskip(module, reason=f"{path.name} needs {what}: not installed")
     nb = nbformat.read(path, as_version=4)
+    if answers is not None:
+        for cell in nb.cells:
+            name = _answer_name(cell)
+            if name is not None:
+                cell.source = answers[name]
     client = nbclient.NotebookClient(
         nb,
         kernel_name=kernel,
@@ -96,6 +112,46 @@ def execute(path: Path, kernel: str, tmp_path: Path):
 @pytest.mark.parametrize("path", [_param(p) for p in NOTEBOOKS])
 def test_notebook_runs(path, this_python_kernel, tmp_path):
     execute(path, this_python_kernel, tmp_path)
+
+
+SOLUTIONS_DIR = NOTEBOOKS_DIR / "solutions"
+
+
+def _answer_name(cell) -> str | None:
+    """``name`` for a cell tagged ``answer:name``, else None."""
+    for tag in cell.get("metadata", {}).get("tags", []):
+        if tag.startswith("answer:"):
+            return tag.split(":", 1)[1]
+    return None
+
+
+def _answers(path: Path) -> dict[str, str]:
+    import runpy
+
+    return dict(runpy.run_path(str(SOLUTIONS_DIR / f"{path.stem}.py"))["ANSWERS"])
+
+
+WITH_EXERCISES = [p for p in NOTEBOOKS if '"answer:' in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.stem for p in WITH_EXERCISES])
+def test_every_exercise_has_a_solution(path):
+    nbformat = pytest.importorskip("nbformat")
+    asked = [_answer_name(c) for c in nbformat.read(path, as_version=4).cells]
+    asked = [name for name in asked if name is not None]
+    assert len(asked) == len(set(asked)), f"{path.name}: an answer tag is used twice"
+    solved = _answers(path) if (SOLUTIONS_DIR / f"{path.stem}.py").exists() else {}
+    assert set(asked) == set(solved), (
+        f"{path.name}: exercises {sorted(set(asked) - set(solved))} have no solution and "
+        f"solutions {sorted(set(solved) - set(asked))} no exercise in "
+        f"notebooks/solutions/{path.stem}.py")
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in WITH_EXERCISES])
+def test_notebook_solutions_pass(path, this_python_kernel, tmp_path, monkeypatch):
+    """The notebook with every answer cell replaced by its solution: every check passes."""
+    monkeypatch.setenv("CHAINRULE_SOLUTIONS", "1")  # the kernel inherits it
+    execute(path, this_python_kernel, tmp_path, answers=_answers(path))
 
 
 DRAWING = [p for p in NOTEBOOKS if "draw_graph" in p.read_text(encoding="utf-8")]
