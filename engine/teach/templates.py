@@ -600,11 +600,7 @@ def _exact(op: str, a: float, b: float) -> float | None:
             r, exact = a - b, Fraction(a) - Fraction(b)
         elif op == "*":
             r, exact = a * b, Fraction(a) * Fraction(b)
-        elif op == "/":
-            if b == 0:
-                return None
-            r, exact = a / b, Fraction(a) / Fraction(b)
-        else:
+        else:  # "/" stays written: 1 / (-2) says where its -0.5 comes from
             return None
     except (OverflowError, ValueError):
         return None
@@ -740,7 +736,8 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
             ls, rs = _wrap(lp, LEFT_FACTOR, latex), _wrap(rp, RIGHT_FACTOR, latex)
             if not latex:
                 return Piece.of(f"{ls} * {rs}", PRODUCT)
-            dot = r" \cdot " if rs[:1].isdigit() or rs[:1] == "-" else r" \, "
+            dot = (r" \cdot " if rs[:1].isdigit() or rs[:1] == "-"
+                   else " " if rp.kind == APPLY else r" \, ")
             return Piece.of(ls + dot + rs, PRODUCT)
         if op == "/":
             if latex:
