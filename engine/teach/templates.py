@@ -627,12 +627,7 @@ def simplify(tree: Tree, numbers: Sequence[float | None]) -> Tree:
     if kind == "num":
         return tree
     if kind == "neg":
-        inner = simplify(tree[1], numbers)
-        if inner[0] == "num":
-            return ("num", -inner[1])
-        if inner[0] == "neg":
-            return inner[1]
-        return ("neg", inner)
+        return _negate(simplify(tree[1], numbers))
     if kind == "call":
         return ("call", tree[1], tuple(simplify(a, numbers) for a in tree[2]))
     if kind == "cond":
@@ -658,7 +653,7 @@ def simplify(tree: Tree, numbers: Sequence[float | None]) -> Tree:
         if rv == 1.0:
             return left
         if lv == -1.0:
-            return simplify(("neg", right), ())
+            return _negate(right)
     elif op == "/":
         if rv == 1.0:
             return left
@@ -671,8 +666,17 @@ def simplify(tree: Tree, numbers: Sequence[float | None]) -> Tree:
         if rv == 0.0:
             return left
         if lv == 0.0:
-            return simplify(("neg", right), ())
+            return _negate(right)
     return ("bin", op, left, right)
+
+
+def _negate(tree: Tree) -> Tree:
+    """``-tree``, simplified as ``simplify`` would (``tree`` is simplified already)."""
+    if tree[0] == "num":
+        return ("num", -tree[1])
+    if tree[0] == "neg":
+        return tree[1]
+    return ("neg", tree)
 
 
 def _wrap(piece: Piece, allowed: frozenset, latex: bool) -> str:
