@@ -90,9 +90,11 @@ def test_the_workshop_network_has_no_steps_into_the_half_or_the_targets():
     everything = explain(workshop()[0], constants=True)
     e = explain(loss)
     assert len(everything) == 44  # issue 12's count: every edge of the graph
-    # hidden: the mean's divisor 2 and the two targets 1 and 0
-    assert len(e) == 41 and e.hidden_constants == 3
+    # hidden: the mean's divisor 2 and the two targets 1 and 0, and the 4 steps into the
+    # inputs x1, x2 (numbers the student typed, which the model made labelled leaves)
+    assert len(e) == 37 and e.hidden_constants == 3 and e.hidden_data == 4
     assert not any(is_constant(s.input) for s in e)
+    assert {s.input.label for s in e if s.input.is_leaf()} == {p.label for p in net.parameters()}
     assert {s.input.data for s in everything if is_constant(s.input)} == {2.0, 1.0, 0.0}
     # the gradients are backward()'s, to the bit
     mine = sorted(net.parameters(), key=lambda p: p.label)
@@ -105,7 +107,8 @@ def test_the_workshop_network_has_no_steps_into_the_half_or_the_targets():
     assert len(weights) == 37
     assert {s.input.label for s in weights if s.input.is_leaf()} == {
         p.label for p in net2.parameters()}
-    assert "3 steps into constants not shown" in str(e)
+    assert ("3 steps into constants and 4 steps into the model's inputs not shown "
+            "(explain(root, constants=True) shows them)") in str(e)
     assert "constants=True" in e.start()
 
 
@@ -141,7 +144,8 @@ def test_a_big_mlp_keeps_its_gradients_and_hides_its_target():
     ref.backward()
     e = explain(loss)
     assert len(explain(make()[0], constants=True)) == 1251
-    assert len(e) == 1250 and e.hidden_constants == 1
+    # the target, and the 2 inputs x1, x2 into each of the 16 first-layer neurons
+    assert len(e) == 1218 and e.hidden_constants == 1 and e.hidden_data == 32
     assert [bits(p.grad) for p in net.parameters()] == [bits(p.grad) for p in ref_net.parameters()]
     loss3, net3 = make()
     assert len(explain(loss3, only=net3.parameters())) == 1218
@@ -438,3 +442,18 @@ def test_formula_in_latex():
     assert balanced(out)
     with pytest.raises(TypeError, match="latex must be True or False"):
         formula(h, latex=1)
+
+
+def test_a_models_inputs_are_hidden_but_a_students_own_leaves_are_not():
+    from nn import MLP
+
+    net = MLP(2, [1], seed=0)
+    y = net([0.5, -1.0])[0]
+    e = explain(y)
+    assert not any(s.input.label in ("x1", "x2") for s in e) and e.hidden_data == 2
+    assert {s.input.label for s in explain(y, constants=True) if s.input.is_leaf()} >= {"x1", "x2"}
+    # the same arithmetic written by hand, with labelled leaves and no model: all shown
+    x1, x2, w1, w2 = (Value(v, label=n) for v, n in ((0.5, "x1"), (-1.0, "x2"), (0.3, "w1"),
+                                                    (0.2, "w2")))
+    own = explain((w1 * x1 + w2 * x2).tanh())
+    assert {"x1", "x2"} <= {s.input_name for s in own} and own.hidden_data == 0
