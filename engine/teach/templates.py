@@ -710,7 +710,9 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
         if kind == "neg":
             return Piece.of("-" + _wrap(go(t[1]), NEGATED, latex), NEG)
         if kind == "call":
-            return call(t[1], [go(a) for a in t[2]], None)
+            piece = call(t[1], [go(a) for a in t[2]], None)
+            assert piece is not None  # with no power, a call is always written
+            return piece
         if kind == "cmp":
             op = {"<=": r"\le", ">=": r"\ge", "!=": r"\ne"}.get(t[1], t[1]) if latex else t[1]
             return Piece.of(f"{_wrap(go(t[2]), NOT_COND, latex)} {op} "
@@ -753,7 +755,9 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
             return Piece.of(f"{_wrap(lp, BASE, latex)}^{{{rp.text()}}}", POWER)
         return Piece.of(f"{_wrap(lp, BASE, latex)}^{_wrap(rp, EXPONENT, latex)}", POWER)
 
-    def call(name: str, args: list[Piece], power: Piece | None) -> Piece:
+    def call(name: str, args: list[Piece], power: Piece | None) -> Piece | None:
+        """``name(args)``; with ``power``, ``\\tanh^{2} x`` if the function's LaTeX
+        is written before its argument, else None (the caller writes a power)."""
         if not latex:
             text = f"{name}({', '.join(a.text() for a in args)})"
             return Piece.of(text, ATOM)
@@ -763,12 +767,12 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
             if power is not None:
                 head = re.match(r"\\[A-Za-z]+", template)
                 if head is None or head.group(0) not in _FUNCTIONS:
-                    return None  # type: ignore[return-value]  # the caller wraps it
+                    return None
                 template = template.replace(head.group(0),
                                             f"{head.group(0)}^{{{power.text()}}}", 1)
             return Template.compile(template, names, True).fill(args)
         if power is not None:
-            return None  # type: ignore[return-value]
+            return None
         inner = ", ".join(a.text() for a in args)
         return Piece.of(rf"\operatorname{{{name}}}\left({inner}\right)", ATOM)
 
