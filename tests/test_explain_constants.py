@@ -457,3 +457,19 @@ def test_a_models_inputs_are_hidden_but_a_students_own_leaves_are_not():
                                                     (0.2, "w2")))
     own = explain((w1 * x1 + w2 * x2).tanh())
     assert {"x1", "x2"} <= {s.input_name for s in own} and own.hidden_data == 0
+
+
+def test_every_chain_rule_converts_to_mathml_for_the_page():
+    from engine.teach.mathml import available, mathml
+
+    if not available():
+        print("skipped: latex2mathml is not installed (the [viz] extra)")
+        pytest.skip("latex2mathml is not installed")
+    x, w, t = Value(0.7, label="x"), Value(-1.2, label="w1.2"), Value(1.0, label="a&b")
+    y = ((x * w).tanh() ** 2 / (x.sigmoid() + 1) + abs(x).sqrt() - x.relu() * t
+         + x ** 0.5 + 2 ** x + x.exp().log() + x.sin() * x.cos()) * -0.5
+    loss, _ = workshop()
+    for e in (explain(y, constants=True), explain(loss)):
+        for latex in [s.chain_latex() for s in e] + e.where_latex():
+            assert mathml(latex).startswith("<math"), latex
+    assert mathml(formula(y, latex=True)).startswith("<math")

@@ -12,7 +12,18 @@ contribution (upstream x local) and the input's gradient so far. The numbers
 are the ones ``backward()`` computes, bit for bit: the tests check it with
 ``==``.
 
-The ``Explanation`` prints as a text table, shows as an HTML table in Jupyter,
+Every step runs; what is *shown* can be chosen, and never changes a number. By
+default the steps into constants are left out (the numbers mixed into the
+expression, targets given as numbers, a mean's divisor, the 1/2 of a loss: see
+``constant_nodes``) and those into an ``nn`` model's inputs (``data_leaves``);
+``explain(root, constants=True)`` shows them, ``explain(root, only=[w])`` keeps the
+steps on the paths into ``w``. The text says what it left out.
+
+Each step also has its chain rule in LaTeX (``Step.chain_latex``), with the graph's
+names and numbers; ``Explanation.to_latex`` gives them all as an ``align*`` block.
+
+The ``Explanation`` prints as a text table, shows as an HTML table in Jupyter (with
+each step's chain rule typeset by the notebook's MathJax),
 draws the graph at any step (``.graph(step=k)``, needs Graphviz), steps through it
 with a notebook slider (``.stepper()``, needs ipywidgets) and writes a
 self-contained step-through web page (``.to_html(path)``, see ``engine/page.py``).
@@ -32,7 +43,7 @@ from .notation import Notation, factor, latex_number, number, number_piece
 from .tables import html_table, text_table
 from .templates import ATOM, LEFT_FACTOR, RIGHT_FACTOR, Piece
 
-__all__ = ["Step", "Explanation", "explain"]
+__all__ = ["Step", "Explanation", "explain", "constant_nodes", "data_leaves"]
 
 #: Rows shown by the Jupyter displays before "... N more steps" (print shows all).
 DISPLAY_ROWS = 200
@@ -213,6 +224,7 @@ class Explanation(Sequence):
         hidden_data: how many steps into a model's inputs and targets (``data_leaves``)
             ran but are not shown (``constants=True`` shows them too).
         hidden_off_path: how many steps off the paths into ``only`` are not shown.
+        only: the nodes ``explain(root, only=...)`` kept the paths into, or None.
         notation: how every node is written (``engine/teach/notation.py``).
         names: the name of every node (``notation.name``).
     """
