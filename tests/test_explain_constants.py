@@ -399,9 +399,14 @@ def test_to_latex_compiles_with_pdflatex(tmp_path):
     if shutil.which("pdflatex") is None:
         print("skipped compiling: pdflatex is not installed (the structure was checked)")
         pytest.skip("pdflatex is not installed; to_latex's structure was checked instead")
+    loss, _ = workshop()  # a longer one: short names, accumulating steps
+    x, w = Value(0.7, label="x"), Value(-1.2, label="w1.2")
+    every_op = ((x * w).tanh() ** 2 / (x.sigmoid() + 1) + abs(x).sqrt() - x.relu()
+                + x ** 0.5 + 2 ** x + x.exp().log() + x.sin() * x.cos()) * -0.5
+    parts = [out, explain(loss).to_latex(), explain(every_op, constants=True).to_latex(),
+             "\\(" + formula(y, latex=True) + "\\)", "\\(" + formula(every_op, latex=True) + "\\)"]
     doc = ("\\documentclass{article}\n\\usepackage{amsmath}\n\\allowdisplaybreaks\n"
-           "\\begin{document}\n" + out + "\n\n\\(" + formula(y, latex=True) + "\\)\n"
-           "\\end{document}\n")
+           "\\begin{document}\n" + "\n\n".join(parts) + "\n\\end{document}\n")
     (tmp_path / "steps.tex").write_text(doc, encoding="utf-8")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "steps.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
