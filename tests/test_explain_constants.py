@@ -274,6 +274,12 @@ def test_every_step_reads_to_its_numbers_with_negative_constants(program):
                                         rel_tol=1e-9, abs_tol=1e-12), (side, step.product())
                 for where in (step.sentence(), step.chain_latex()):
                     assert "**" not in where and not NEGATIVE_ZERO.search(where), where
+            # every short name in the LaTeX is defined by where_latex; the braces balance
+            defined = {d.split(" = ")[0] for d in e.where_latex()}
+            short = re.compile(rf"{re.escape(e.notation.prefix)}_\{{\d+\}}")
+            for latex in [step.chain_latex() for step in e] + [e.to_latex()]:
+                assert balanced(latex), latex
+                assert set(short.findall(latex)) <= defined, (latex, defined)
 
 
 def test_derivatives_are_simplified_where_exact():

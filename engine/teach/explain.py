@@ -479,8 +479,9 @@ class Explanation(Sequence):
         return self.text()
 
     def __repr__(self) -> str:
-        return (f"Explanation(root={self.names[self.root]!r}, {len(self)} steps, "
-                f"{len(self.order)} nodes)")
+        hidden = self.hidden_constants + self.hidden_data + self.hidden_off_path
+        shown = f"{len(self)} steps" + (f" ({hidden} more not shown)" if hidden else "")
+        return f"Explanation(root={self.names[self.root]!r}, {shown}, {len(self.order)} nodes)"
 
     def _repr_pretty_(self, p, cycle: bool) -> None:
         """IPython's plain-text display: the table (long ones shortened)."""
