@@ -484,3 +484,18 @@ def test_every_chain_rule_converts_to_mathml_for_the_page():
         for latex in [s.chain_latex() for s in e] + e.where_latex():
             assert mathml(latex).startswith("<math"), latex
     assert mathml(formula(y, latex=True)).startswith("<math")
+
+
+def test_a_derivative_the_reader_cannot_parse_is_written_from_the_rule_as_it_is(monkeypatch):
+    import dataclasses
+
+    from engine import RULES
+
+    rule = dataclasses.replace(RULES["abs"], name="abs2", derivatives=("x / |x|",),
+                               derivatives_latex=(r"\frac{x}{\lvert x \rvert}",))
+    monkeypatch.setitem(RULES, "abs2", rule)
+    a = Value(-2.0, label="a")
+    y = (a * 3)._unary("abs2")
+    n = Notation(y)
+    assert n.local_formula(y, 0) == "a * 3 / |a * 3|"  # the template, filled
+    assert n.local_latex(y, 0) == r"\frac{a \, 3}{\lvert a \, 3 \rvert}"

@@ -385,7 +385,7 @@ class Explanation(Sequence):
         if self.hidden_off_path:
             n = self.hidden_off_path
             said.append(f"{n} step{'s' if n > 1 else ''} off the paths into only=[...] not "
-                        f"shown (explain({root}) shows every step)")
+                        "shown (leave only= out to see them)")
         return "; ".join(said)
 
     def _title(self) -> str:
