@@ -239,6 +239,8 @@ def test_only_refuses_what_is_not_a_node_of_the_graph():
     with pytest.raises(ValueError, match="item 0.*is not in the graph"):
         explain(y, only=[Value(5.0, label="c")])
     assert [s.input_name for s in explain(y, only=[b])] == ["b"]
+    nothing = str(explain(y, only=[]))
+    assert "(no steps shown)" in nothing and "2 steps off the paths" in nothing
     assert "1 step off the paths into only=[...] not shown" in str(explain(y, only=[b]))
 
 

@@ -461,7 +461,8 @@ class Explanation(Sequence):
         shown = self._steps if max_rows is None else self._steps[:max_rows]
         lines = [self._title(), ""]
         if not rows:
-            lines.append("(no steps: the root is a leaf)")
+            lines.append("(no steps: the root is a leaf)" if self.root.is_leaf()
+                         else "(no steps shown)")
         elif not shown:
             lines.append(f"(0 of {len(rows)} steps shown; print() shows them all)")
         else:
