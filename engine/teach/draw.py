@@ -557,7 +557,7 @@ def _value_node(plan: _Plan, node: Value) -> str:
         cells.append(_grad_cell(plan, node, faded))
     classes = " ".join(["value", role] + (["path"] if hot else []) + (["pending"] if faded else []))
     label = _table(["".join(cells)], hot, faded)
-    return f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, label=<{label}>];'
+    return f'{node_id} [id="{node_id}", class="{classes}", shape=plain, label=<{label}>];'
 
 
 def _op_node(plan: _Plan, node: Value) -> str:
@@ -587,7 +587,7 @@ def _neuron_node(plan: _Plan, node: Value, key: int) -> str:
     classes = "neuron" + (" path" if hot else "") + (" pending" if faded else "")
     node_id = plan.ids[node]
     return (
-        f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, '
+        f'{node_id} [id="{node_id}", class="{classes}", shape=plain, '
         f"label=<{_table(rows, hot, faded)}>];"
     )
 
