@@ -51,7 +51,7 @@ from .files import atomic_write
 from .groups import Neurons, find_neurons, kind_of, module_paths, owner_formula, owner_name
 from .notation import Notation, number, visible
 
-__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "dot_available",
+__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "LegendEntry", "dot_available",
            "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
 
 #: One line telling how to get Graphviz's ``dot`` program.
@@ -89,8 +89,10 @@ _PORT_SIZE = 10  # pt: the input names on a collapsed neuron's ports
 _HOT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2'
 _HOT_CURRENT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=3.5'
 
-# A weight or bias by its name: w, w1, w1.2.3, w_2, W, b, b1, weight, bias, theta.
-_PARAMETER_LABEL = re.compile(r"^(?:w|b|weight|bias|theta|θ)(?:$|[\d_.\[(])", re.IGNORECASE)
+# A weight or bias by its name: w, w1, w1.2.3, w_2, W, b, b1, weight, bias, theta, and
+# the lectures' hidden weights v_ij (v12, v_12, V1.2; "v" alone is too often a velocity).
+_PARAMETER_LABEL = re.compile(
+    r"^(?:(?:w|b|weight|bias|theta|θ)(?:$|[\d_.\[(])|v[\d_\[(])", re.IGNORECASE)
 _RANKDIRS = ("LR", "TB", "RL", "BT")
 _GROUPS = (None, "neuron", "layer")
 _FORMATS = (".svg", ".png", ".pdf")
@@ -193,6 +195,102 @@ def _attr(s: Any) -> str:
     return html.escape(visible(str(s)), quote=True).replace("\\", "\\\\")
 
 
+# --- the legend -------------------------------------------------------------------------
+
+
+class LegendEntry(NamedTuple):
+    """One line of a drawing's legend: a CSS colour, what it is called, what it means."""
+
+    colour: str
+    name: str
+    meaning: str
+
+
+_ROLE_MEANINGS = {
+    "input": "a leaf you made and named (x, a, ...)",
+    "constant": "a number written into the expression (a leaf without a label)",
+    "intermediate": "made by an op from its inputs",
+    "output": "the Value drawn (the root); its grad is 1 after backward()",
+}
+_PARAMETER_MEANINGS = {
+    "model": "a weight or bias: a parameter of the nn model (its parameters() lists it)",
+    "given": "a leaf passed in parameters=",
+    "labels": ("a weight or bias, guessed from its label (w, w1, v12, b, b2, weight, bias): "
+               "this graph has no nn model; pass parameters= to say which leaves are"),
+}
+_MODEL_INPUT = "an input of the model: a leaf fed to it that is not one of its parameters"
+
+
+def _legend(plan: _Plan) -> list[LegendEntry]:
+    """The roles and marks this drawing uses, in reading order."""
+    options, neurons = plan.options, plan.neurons
+    drawn = [n for n in plan.order if n not in neurons.of]
+    used = {plan.roles[n] for n in drawn}
+    entries = []
+    for role in ("input", "parameter", "constant", "intermediate", "output"):
+        if role not in used:
+            continue
+        if role == "parameter":
+            meaning = _PARAMETER_MEANINGS[plan.roles_from]
+        elif role == "input" and any(n in plan.model_inputs for n in drawn):
+            meaning = _MODEL_INPUT
+        else:
+            meaning = _ROLE_MEANINGS[role]
+        entries.append(LegendEntry(ROLE_COLOURS[role], role, meaning))
+    if plan.samples:
+        entries.append(LegendEntry(ROLE_COLOURS["input"], "[sample k]",
+                                   "an input of the k-th sample of the batch"))
+    if neurons.of:
+        formulas = sorted({f for f in map(owner_formula, neurons.owner.values()) if f})
+        computes = f" ({', '.join(formulas)})" if formulas else ""
+        entries.append(LegendEntry(
+            ROLE_COLOURS["neuron"], "neuron",
+            f"one nn neuron{computes}, its weights and bias inside: its output's name and "
+            "data, and δ = dL/dz, the gradient at its pre-activation z (the lectures' "
+            "delta), not dL/da at its output"))
+        if any(len(neurons.sources(k)) <= PORTS_UP_TO for k in neurons.members):
+            entries.append(LegendEntry("#f7f7f7", "input port",
+                                       "a neuron's input: the edge from it ends here"))
+    if options.show_grad:
+        grads = [plan.shown_grad(neurons.pre_activation(neurons.of[n]) if n in neurons.of
+                                 else n) for n in plan.order
+                 if n not in neurons.of or n is neurons.output[neurons.of[n]]]
+        if any(g is not None and g > 0 for g in grads):
+            entries.append(LegendEntry(grad_colour(1.0), "grad > 0", "red, stronger the "
+                                       "larger it is (half strength at 1)"))
+        if any(g is not None and g < 0 for g in grads):
+            entries.append(LegendEntry(grad_colour(-1.0), "grad < 0", "blue, stronger the "
+                                       "larger |grad| is"))
+        if any(g is None for g in grads):
+            entries.append(LegendEntry("#ffffff", "grad ?", "not computed yet"))
+    if options.show_local:
+        entries.append(LegendEntry("#333333", "number on an edge",
+                                   "the local derivative d(node)/d(input)"))
+    if plan.on_path:
+        entries.append(LegendEntry(HIGHLIGHT, "path", "a path from the highlighted leaf to "
+                                   "the root, local derivatives on its edges"))
+    if options.current is not None:
+        entries.append(LegendEntry(HIGHLIGHT, "current edge",
+                                   "the chain-rule step being applied now (thickest)"))
+    if options.done is not None and any(plan.faded(n) for n in drawn):
+        entries.append(LegendEntry(_FADED, "faded", "its gradient is not final yet"))
+    return entries
+
+
+def legend_html(entries: Iterable[tuple[str, str, str]]) -> str:
+    """A legend as an HTML block: one line per (colour, name, meaning), all escaped."""
+    rows = []
+    for colour, name, meaning in entries:
+        rows.append(
+            '<div style="display:flex;align-items:baseline;gap:6px;margin:1px 0">'
+            f'<span style="flex:none;width:12px;height:12px;border:1px solid #444;'
+            f'background:{html.escape(colour, quote=True)}"></span>'
+            f"<b>{html.escape(name)}</b><span>{html.escape(meaning)}</span></div>"
+        )
+    return ('<div class="chainrule-legend" style="font:12px Helvetica,Arial,sans-serif;'
+            'margin-top:6px;color:#222">' + "".join(rows) + "</div>")
+
+
 # --- the drawn graph ------------------------------------------------------------------
 
 
@@ -209,12 +307,25 @@ class Graph:
     """
 
     def __init__(self, source: str, ids: dict[Value, str], edges: dict[tuple, str],
-                 counts: tuple[int, int], cost: LayoutCost | None = None) -> None:
+                 counts: tuple[int, int], cost: LayoutCost | None = None,
+                 legend: Iterable[LegendEntry] = ()) -> None:
         self.source = source
         self._ids = ids
         self._edges = edges
         self._counts = counts
         self.cost = cost if cost is not None else LayoutCost(sum(counts), 0, 0)
+        self._legend = list(legend)
+
+    def legend(self) -> list[LegendEntry]:
+        """The roles and marks this drawing uses, as ``(css colour, name, meaning)``
+        tuples (``LegendEntry``), e.g. ``("#fde0c5", "parameter", "a weight or bias:
+        ...")``. The meaning of *parameter* says whether roles came from an nn model,
+        from ``parameters=`` or were guessed from labels."""
+        return list(self._legend)
+
+    def legend_html(self) -> str:
+        """The legend as an HTML block (escaped), as the notebook display shows it."""
+        return legend_html(self._legend)
 
     def node_id(self, value: Value) -> str:
         """The DOT id of ``value``'s node (also its SVG element id and ``<title>``).
@@ -450,15 +561,50 @@ def _depends_on(order: list[Value], sources: set[Value]) -> set[Value]:
     return reached
 
 
-def _role(node: Value, root: Value, parameters: set[Value], guess: bool) -> str:
-    """output (the root), intermediate (made by an op), parameter, input or constant."""
+def _role(node: Value, root: Value, parameters: set[Value], guess: bool,
+          model_inputs: set[Value]) -> str:
+    """output (the root), intermediate (made by an op), parameter, input or constant.
+
+    A leaf is a parameter if a model lists it (or ``parameters=`` does), or, in a
+    bare expression (``guess``), if its label looks like a weight or bias; an input
+    if it feeds a model without being its parameter, or has a label; else a
+    constant (a number mixed into an expression)."""
     if node is root:
         return "output"
     if not node.is_leaf():
         return "intermediate"
     if node in parameters or (guess and _PARAMETER_LABEL.match(node.label)):
         return "parameter"
-    return "input" if node.label else "constant"
+    return "input" if node.label or node in model_inputs else "constant"
+
+
+def _model_inputs(order: list[Value], parameters: set[Value]) -> set[Value]:
+    """A model's inputs (x1, x2 of an ``nn`` MLP): leaves, not parameters, that are
+    read by a node made inside a model's scope and made outside every scope, or
+    labelled. (An unlabelled number made inside a model is a constant of its formula.)"""
+    found = {n for n in order if n.is_leaf() and n.scope and n.label}
+    for node in order:
+        if node.scope:
+            found.update(i for i in node.inputs if i.is_leaf() and (i.label or not i.scope))
+    return found - parameters
+
+
+def _samples(order: list[Value], neurons: Neurons, inputs: Collection[Value]) -> dict[Value, int]:
+    """In a batch graph (a neuron called more than once), the sample (1, 2, ...) of each
+    model input: the number of the neuron call it feeds, calls counted in the order
+    the graph meets them (the order of the samples when the loss adds them in order)."""
+    if not any(len(calls) > 1 for calls in neurons.calls.values()):
+        return {}
+    fed: dict[Value, set[int]] = {}
+    for node in order:
+        key = neurons.of.get(node)
+        if key is None:
+            continue
+        call = neurons.calls[id(neurons.owner[key])].index(key) + 1
+        for i in node.inputs:
+            if i in inputs and i not in neurons.of:
+                fed.setdefault(i, set()).add(call)
+    return {leaf: next(iter(calls)) for leaf, calls in fed.items() if len(calls) == 1}
 
 
 @dataclass
@@ -474,6 +620,9 @@ class _Plan:
     on_path: set[Value]
     neurons: Neurons
     cluster_path: Callable[[Value], tuple]
+    roles_from: str  # "model", "given" (parameters=) or "labels" (a bare expression)
+    samples: dict[Value, int]  # model input -> its sample, in a batch graph
+    model_inputs: set[Value]  # leaves fed to a model that are not its parameters
     # filled while writing: edge ids for Graph, and edges for the layout estimate
     edge_ids: dict[tuple, str] = field(default_factory=dict)
     layout_edges: list[tuple[str, str]] = field(default_factory=list)
@@ -503,13 +652,20 @@ def _plan(options: _Options) -> _Plan:
     if options.current is not None and options.current[0] not in index:
         raise ValueError(f"draw_graph: current node {options.current[0]!r} is not in the graph")
     scopes, owned = module_paths(order)
-    guess = options.parameters is None
+    has_model = bool(owned) or any(node.scope for node in order)
     if options.parameters is not None:
-        owned = set(options.parameters)
-    roles = {node: _role(node, root, owned, guess) for node in order}
+        owned, roles_from = set(options.parameters), "given"
+    else:
+        roles_from = "model" if has_model else "labels"
+    model_inputs = _model_inputs(order, owned) if has_model else set()
+    guess = roles_from == "labels"
+    roles = {node: _role(node, root, owned, guess, model_inputs) for node in order}
 
-    # Which nodes merge into a neuron node (collapse), and which cluster each node is in.
-    neurons = find_neurons(order, scopes, root) if options.collapse else Neurons()
+    # Which nodes make up each neuron call (merged into one node by collapse), and
+    # which cluster each node is in.
+    calls = find_neurons(order, scopes, root) if has_model else Neurons()
+    samples = _samples(order, calls, {n for n in order if roles[n] == "input"})
+    neurons = calls if options.collapse else Neurons()
     levels = {"neuron": ("layer", "neuron"), "layer": ("layer",), None: ()}[options.group]
     if options.collapse:
         levels = tuple(k for k in levels if k != "neuron")
@@ -522,7 +678,8 @@ def _plan(options: _Options) -> _Plan:
         shown = neurons.output[neurons.of[node]] if node in neurons.of else node
         ids[node] = f"v{index[shown]}"
     on_path = _depends_on(order, set(options.targets)) if options.targets else set()
-    return _Plan(options, notation, order, index, ids, roles, on_path, neurons, cluster_path)
+    return _Plan(options, notation, order, index, ids, roles, on_path, neurons, cluster_path,
+                 roles_from, samples, model_inputs)
 
 
 # --- 3. nodes -------------------------------------------------------------------------
@@ -565,8 +722,12 @@ def _value_node(plan: _Plan, node: Value) -> str:
     hot, faded = node in plan.on_path, plan.faded(node)
     fill = ROLE_COLOURS[role]
     name = []
+    sample = plan.samples.get(node)
+    mark = f" [sample {sample}]" if sample is not None else ""
     if node.label:  # the student's name, in bold
-        name.append(_cell(f"<b>{_text(plan.notation.name(node))}</b>", fill, faded))
+        name.append(_cell(f"<b>{_text(plan.notation.name(node))}</b>{mark}", fill, faded))
+    elif mark:  # an unlabelled input of a model, in a batch
+        name.append(_cell(f"{_text(plan.notation.name(node))}{mark}", fill, faded))
     elif not node.is_leaf():  # a name the notation made up: a short expression or v<k>
         name.append(_cell(_text(plan.notation.name(node)), fill, faded))
     numbers = [_cell(f"data {number(node.data)}", fill, faded)]
@@ -870,4 +1031,4 @@ def draw_graph(
     leaves = {plan.ids[n] for n in plan.order if n.is_leaf() and n not in plan.neurons.of}
     drawn = len(set(plan.ids.values())) + counts[1]
     cost = _layout_cost(plan.layout_edges, leaves, drawn)
-    return Graph("\n".join(lines) + "\n", plan.ids, plan.edge_ids, counts, cost)
+    return Graph("\n".join(lines) + "\n", plan.ids, plan.edge_ids, counts, cost, _legend(plan))
