@@ -88,6 +88,8 @@ def test_seed_001_as_a_model_draws_its_parameters_from_parameters():
     # the gradients the lecture derives: dl/dw_jk = delta_k u_j, delta = z - y
     t1, t2 = math.tanh(1.0), math.tanh(2.0)
     assert model.w[(1, 1)].grad == pytest.approx((1 + t1 - 1) * t1)
+    # dl/dv_22 = g'(r2) x2 (delta1 w21 + delta2 w22), delta2 = z2 - y2 = 1 - t1 + t2
+    assert model.v[(2, 2)].grad == pytest.approx((1 - t2 ** 2) * 1.0 * (1 - t1 + t2))
     g = draw_graph(loss)
     for p in model.parameters():
         assert role_of(g, p) == "parameter", p.label
