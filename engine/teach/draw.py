@@ -36,10 +36,12 @@ page and ``Graph.save`` then fall back to the DOT text with that note.
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import shutil
 import subprocess
+import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Real
@@ -416,17 +418,104 @@ class Graph:
             return dot_path
         return atomic_write(path, data)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter display: SVG, or a one-line note and the DOT text if it cannot render."""
+    def _display_svg(self) -> str:
+        """The SVG for the notebook display, rendered once (IPython asks more than once);
+        raises the RuntimeError of ``svg()`` (no ``dot``, too big, failed) each time."""
+        if not hasattr(self, "_shown"):
+            try:
+                self._shown: str | RuntimeError = self.svg()
+            except RuntimeError as error:
+                self._shown = error
+        if isinstance(self._shown, RuntimeError):
+            raise self._shown
+        return self._shown
+
+    def browser_html(self) -> str:
+        """HTML that draws this graph in the browser, without Graphviz's ``dot``.
+
+        It carries the DOT text and the vendored Viz.js (Graphviz compiled to
+        WebAssembly, MIT; see ``engine/teach/assets/THIRD_PARTY.md``) inline, so it
+        needs no network and no other output: **each such display adds about
+        1.3 MB** to the notebook. Several can share a page: each has its own
+        element ids, and the library is only run if ``window.Viz`` is not there
+        yet. Notebooks run its script only when trusted (your own outputs are;
+        a notebook opened from elsewhere needs "Trust notebook"). The legend
+        follows the picture.
+        """
+        from .assets import read
+
+        uid = "chainrule-graph-" + uuid.uuid4().hex[:12]
+        dot = (json.dumps(self.source).replace("<", "\\u003c").replace(">", "\\u003e")
+               .replace("&", "\\u0026"))
+        library = read("viz-global.js")
+        return (
+            f'<div class="chainrule-graph" id="{uid}">'
+            '<div class="chainrule-picture" style="overflow:auto">Drawing the graph in '
+            "the browser with Viz.js...</div>"
+            f'<script type="application/json" class="chainrule-dot">{dot}</script>'
+            # The library's UMD wrapper would register with RequireJS where the page has
+            # it (the classic Notebook): hiding define/exports/module makes it set window.Viz.
+            "<script>if (!window.Viz) { (function (define, exports, module) {\n"
+            + library
+            + "\n}).call(window); }</script>"
+            + _BROWSER_DRAW.replace("UID", uid)
+            + self.legend_html()
+            + "</div>"
+        )
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter display as HTML: the picture, then the legend (``legend_html``).
+
+        With Graphviz's ``dot``: its SVG inline. Without it: ``browser_html()``,
+        which draws the graph in the browser with the vendored Viz.js. None (plain
+        text instead) when the graph is too big to lay out or ``dot`` failed.
+        """
         try:
-            return {"image/svg+xml": self.svg(), "text/plain": repr(self)}
+            svg = self._display_svg()
+        except GraphTooLarge:
+            return None
+        except RuntimeError:
+            if dot_available() or self.cost.total > LAYOUT_LIMIT:
+                return None  # dot failed: the text says why
+            return self.browser_html()
+        return f'<div class="chainrule-graph">{inline_svg(svg)}{self.legend_html()}</div>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter display: HTML (picture and legend) and SVG, or, without ``dot``, the
+        HTML that draws it in the browser and, as plain text, a one-line note and the
+        DOT text; only that text when it cannot be drawn (too big to lay out)."""
+        try:
+            svg = self._display_svg()
         except RuntimeError as error:
             # the note first: a network's DOT text runs to hundreds of lines
-            return {"text/plain": f"// Not rendered: {error}\n{self.source}"}
+            bundle = {"text/plain": f"// Not rendered: {error}\n{self.source}"}
+            page = self._repr_html_()
+            if page is not None:
+                bundle["text/html"] = page
+            return bundle
+        return {"text/html": f'<div class="chainrule-graph">{inline_svg(svg)}'
+                             f"{self.legend_html()}</div>",
+                "image/svg+xml": svg, "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         values, ops = self._counts
         return f"Graph({values} value nodes, {ops} op nodes; .source, .svg(), .save(path))"
+
+
+# Draws one browser_html() output: finds its own elements from its script (so it works
+# before the output is attached to the page, and beside other graphs), then renders.
+_BROWSER_DRAW = """<script>(function () {
+  var me = document.currentScript;
+  var root = (me && me.parentNode) || document.getElementById("UID");
+  var box = root.querySelector(".chainrule-picture");
+  var dot = JSON.parse(root.querySelector(".chainrule-dot").textContent);
+  if (!window.Viz) { box.textContent = "Viz.js did not load: cannot draw the graph."; return; }
+  window.Viz.instance().then(function (viz) {
+    box.replaceChildren(viz.renderSVGElement(dot));
+  }).catch(function (error) {
+    box.textContent = "Viz.js could not draw this graph: " + error;
+  });
+})();</script>"""
 
 
 def inline_svg(svg: str) -> str:
