@@ -266,8 +266,11 @@ def _legend(plan: _Plan) -> list[LegendEntry]:
         if any(g is None for g in grads):
             entries.append(LegendEntry("#ffffff", "grad ?", "not computed yet"))
     if options.show_local:
-        entries.append(LegendEntry("#333333", "number on an edge",
-                                   "the local derivative d(node)/d(input)"))
+        meaning = "the local derivative d(node)/d(input)"
+        if neurons.of:
+            meaning += ("; on an edge into a neuron, dz/d(input), the factor its δ = dL/dz "
+                        "is multiplied by on the way back (the weight, for an input)")
+        entries.append(LegendEntry("#333333", "number on an edge", meaning))
     if plan.on_path:
         entries.append(LegendEntry(HIGHLIGHT, "path", "a path from the highlighted leaf to "
                                    "the root, local derivatives on its edges"))
@@ -922,6 +925,7 @@ def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
     ids, notation = plan.ids, plan.notation
     ported = _ported(plan, key)
     side = _PORT_SIDE[plan.options.rankdir]
+    locals_ = _pre_activation_grads(plan.neurons, key) if plan.options.show_local else {}
     lines = []
     k = plan.index[node]
     for n, i in enumerate(plan.neurons.sources(key)):
@@ -930,9 +934,25 @@ def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
         plan.layout_edges.append((source, ids[node]))
         head = f"{ids[node]}:p{n}:{side}" if ported else ids[node]
         tip = f"{notation.name(i)} into {plan.neurons.name(key)}"
+        label = f", {_local_label(locals_[i])}" if i in locals_ else ""
         lines.append(f'{source} -> {head} [id="e{k}_from_{source}", '
-                     f'tooltip="{_attr(tip)}"{_HOT if hot else ""}];')
+                     f'tooltip="{_attr(tip)}"{label}{_HOT if hot else ""}];')
     return lines
+
+
+def _pre_activation_grads(neurons: Neurons, key: int) -> dict[Value, float]:
+    """dz/d(source) for each source of a neuron call, z its pre-activation: the factor
+    its delta (dL/dz) is multiplied by on the way back to that input (its weight, for
+    an input of an ``nn`` neuron), found by the chain rule over the call's nodes."""
+    z = neurons.pre_activation(key)
+    grads: dict[Value, float] = {z: 1.0}
+    for m in reversed(neurons.members[key]):
+        g = grads.get(m)
+        if g is None or m.is_leaf():
+            continue
+        for i, local in zip(m.inputs, m.local_grads):
+            grads[i] = grads.get(i, 0.0) + g * local
+    return {i: grads.get(i, 0.0) for i in neurons.sources(key)}
 
 
 def _local_label(local: float) -> str:
