@@ -11,17 +11,22 @@ What a drawing shows:
 * every Value as a small table ``name | data | grad``; the name is the node's
   name in the one notation of ``notation.py`` (its label in bold, or a short
   expression such as ``a * b``, or ``v<k>``, which is also the node's id; a
-  number mixed into an expression shows only its data). Its first cells are
+  number mixed into an expression shows only its data), drawn as Graphviz
+  ``shape=plain`` so that arrows end on the table itself. Its first cells are
   filled by the node's *role* (input, parameter, constant, intermediate,
-  output), its grad cell by the gradient's sign (red positive, blue negative)
-  and size (paler near 0);
+  output: from what the node is, see ``draw_graph``), its grad cell by the
+  gradient's sign (red positive, blue negative) and size (paler near 0);
 * every op as a small oval with its symbol (``*``, ``tanh``, ``^2``), between
   its inputs and its result; one edge per input, so ``a * a`` has two;
 * optionally the local derivative d(out)/d(input) on each input edge
-  (``show_local``), and every path from some leaves to the root in a highlight
+  (``local_grads``), and every path from some leaves to the root in a highlight
   colour (``highlight``);
 * for networks built with ``nn``: clusters per neuron or layer (``group``) or one
-  node per neuron (``collapse``), read from ``Value.scope``.
+  compact node per neuron call (``collapse``: its output's name, data and
+  delta = dL/dz, with a port per input), read from ``Value.scope``;
+* a legend of the roles and marks used (``Graph.legend()``, ``legend_html()``),
+  shown under the picture in Jupyter, where a graph is drawn by the browser
+  (the vendored Viz.js) when ``dot`` is missing.
 
 **Drawings never hang.** Graphviz's layout time grows steeply with the number
 of nodes and of long edges (a 352-value graph in which two leaves feed all 50
@@ -302,9 +307,10 @@ def legend_html(entries: Iterable[tuple[str, str, str]]) -> str:
 class Graph:
     """A drawn computation graph: DOT text now, SVG/PNG when rendered.
 
-    Displays itself in Jupyter as SVG (or, when it cannot be rendered: no
-    ``dot``, or too big to lay out, as its DOT text after a one-line note).
-    Made by ``draw_graph``.
+    Displays itself in Jupyter as its picture with the legend under it: SVG made
+    by ``dot``, or, without ``dot``, drawn in the browser by the vendored Viz.js
+    (``browser_html``); when it is too big to lay out, as its DOT text after a
+    one-line note. Made by ``draw_graph``.
 
     Attributes:
         source: the DOT text (deterministic: the same graph gives the same text).
@@ -1106,8 +1112,11 @@ def draw_graph(
             (see ``engine.teach.paths.gradient_paths`` for the same paths as numbers).
         group: None, "neuron" or "layer": draw nodes made by ``nn`` modules in
             clusters per neuron (inside their layer) or per layer.
-        collapse: draw each ``nn`` neuron as one node showing its formula, data
-            and grad (its weights and bias are inside it).
+        collapse: draw each ``nn`` neuron call as one compact node (its weights and
+            bias inside it) showing its output's name and data and its delta
+            dL/dz at the pre-activation z (as the lectures write it), with a port
+            naming each input when it has at most ``PORTS_UP_TO`` inputs; with
+            ``local_grads`` its input edges carry dz/d(input) (the weights).
         grads: show these gradients instead of ``node.grad``; nodes absent from the
             mapping show ``grad ?`` (used to draw the backward pass step by step).
         current: ``(node, position)``: the edge from ``node.inputs[position]`` into
@@ -1115,13 +1124,18 @@ def draw_graph(
         done: Values whose gradient is final; when given, the others are drawn faded.
         title: a caption above the drawing.
         parameters: the leaves to colour as parameters (e.g. ``model.parameters()``);
-            by default, leaves that an ``nn`` module lists as parameters, or whose
-            label looks like a weight or bias (``w``, ``w1``, ``w1.2.3``, ``b``, ``b1``,
-            ``weight``, ``bias``).
+            by default, the leaves that a module in the graph lists in its
+            ``parameters()`` (the scope protocol, ``engine.value.scope``).
 
-    Roles (fill colours, ``ROLE_COLOURS``): *output* is the root; *intermediate*
-    any node made by an op; among leaves, *parameter* as above, *constant* a leaf
-    without label (numbers mixed into an expression become those), *input* the rest.
+    Roles (fill colours, ``ROLE_COLOURS``) come from what a node is: *output* is
+    the root; *intermediate* any node made by an op; among leaves, *parameter* as
+    above, *input* a leaf fed to a model that is not its parameter, or any
+    labelled leaf, *constant* an unlabelled leaf (a number mixed into an
+    expression). Only in a bare expression (no module in the graph, no
+    ``parameters=``) is *parameter* guessed from the label (``w``, ``w1``,
+    ``w1.2.3``, ``b``, ``b1``, ``weight``, ``bias``, ``v12``, ``v_12``), and the
+    legend says the roles were guessed. In a batch graph (a neuron called once
+    per sample) each input says its sample: ``x1#2 [sample 2]``.
 
     Raises:
         TypeError / ValueError: an argument of the wrong type or value, naming it.
