@@ -788,3 +788,18 @@ def test_collapsed_local_grads_are_the_weights_and_delta_follows_be2():
     assert "dz/d(input)" in legend["number on an edge"]
     # without local_grads, no numbers on the collapsed edges
     assert all(edge_label(x) is None for _, h, x in edges(draw_graph(loss, collapse=True).source))
+
+
+@needs_dot
+def test_notebook_display_is_the_picture_then_the_legend():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="c")
+    y = a * b
+    y.backward()
+    g = draw_graph(y)
+    page = g._repr_html_()
+    assert page.startswith('<div class="chainrule-graph"><svg style="max-width:100%;height:auto"')
+    assert page.index("</svg>") < page.index(g.legend_html()) and page.endswith("</div></div>")
+    assert "<?xml" not in page and "<script" not in page  # dot drew it: no Viz.js
+    bundle = g._repr_mimebundle_()
+    assert bundle["text/html"] == page and bundle["image/svg+xml"].lstrip().startswith("<?xml")
+    assert bundle["text/plain"] == repr(g)

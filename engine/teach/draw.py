@@ -487,7 +487,7 @@ class Graph:
             if dot_available() or self.cost.total > LAYOUT_LIMIT:
                 return None  # dot failed: the text says why
             return self.browser_html()
-        return f'<div class="chainrule-graph">{inline_svg(svg)}{self.legend_html()}</div>'
+        return _picture_html(svg, self.legend_html())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Jupyter display: HTML (picture and legend) and SVG, or, without ``dot``, the
@@ -502,8 +502,7 @@ class Graph:
             if page is not None:
                 bundle["text/html"] = page
             return bundle
-        return {"text/html": f'<div class="chainrule-graph">{inline_svg(svg)}'
-                             f"{self.legend_html()}</div>",
+        return {"text/html": _picture_html(svg, self.legend_html()),
                 "image/svg+xml": svg, "text/plain": repr(self)}
 
     def __repr__(self) -> str:
@@ -520,11 +519,21 @@ _BROWSER_DRAW = """<script>(function () {
   var dot = JSON.parse(root.querySelector(".chainrule-dot").textContent);
   if (!window.Viz) { box.textContent = "Viz.js did not load: cannot draw the graph."; return; }
   window.Viz.instance().then(function (viz) {
-    box.replaceChildren(viz.renderSVGElement(dot));
+    var svg = viz.renderSVGElement(dot);
+    svg.style.maxWidth = "100%";  // shrunk to the output's width if wider (it has a viewBox)
+    svg.style.height = "auto";
+    box.replaceChildren(svg);
   }).catch(function (error) {
     box.textContent = "Viz.js could not draw this graph: " + error;
   });
 })();</script>"""
+
+
+def _picture_html(svg: str, legend: str) -> str:
+    """The notebook's HTML display: the SVG, shrunk to the output's width if wider
+    (it has a viewBox), then the legend."""
+    svg = re.sub(r"<svg\b", '<svg style="max-width:100%;height:auto"', inline_svg(svg), count=1)
+    return f'<div class="chainrule-graph">{svg}{legend}</div>'
 
 
 def inline_svg(svg: str) -> str:
