@@ -58,7 +58,8 @@ from .files import atomic_write
 from .groups import Neurons, find_neurons, kind_of, module_paths, owner_formula, owner_name
 from .notation import Notation, number, visible
 
-__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "LegendEntry", "dot_available",
+__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "LegendEntry", "legend_html",
+           "dot_available",
            "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
 
 #: One line telling how to get Graphviz's ``dot`` program.
@@ -702,12 +703,13 @@ def _samples(order: list[Value], neurons: Neurons, inputs: Collection[Value]) ->
     the graph meets them (the order of the samples when the loss adds them in order)."""
     if not any(len(calls) > 1 for calls in neurons.calls.values()):
         return {}
+    number = {key: n for keys in neurons.calls.values() for n, key in enumerate(keys, 1)}
     fed: dict[Value, set[int]] = {}
     for node in order:
         key = neurons.of.get(node)
         if key is None:
             continue
-        call = neurons.calls[id(neurons.owner[key])].index(key) + 1
+        call = number[key]
         for i in node.inputs:
             if i in inputs and i not in neurons.of:
                 fed.setdefault(i, set()).add(call)
