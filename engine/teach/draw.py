@@ -59,8 +59,7 @@ from .groups import Neurons, find_neurons, kind_of, module_paths, owner_formula,
 from .notation import Notation, number, visible
 
 __all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "LegendEntry", "legend_html",
-           "dot_available",
-           "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
+           "dot_available", "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
 
 #: One line telling how to get Graphviz's ``dot`` program.
 INSTALL_HINT = (
