@@ -21,6 +21,7 @@ from svg_geometry import (
 )
 
 from engine import Value, dot_available, draw_graph
+from engine.teach.notation import number
 
 pytestmark = pytest.mark.skipif(
     not dot_available(), reason="Graphviz's dot is not installed (CI installs it)"
@@ -176,3 +177,27 @@ def test_hostile_module_names_and_labels_stay_text_in_the_svg():
         "{http://www.w3.org/2000/svg}a")]
     assert any(t and t.startswith('n "1" <script>&: f(x) = "x" \\ <b>') for t in titles)
     assert "<script" not in svg
+
+
+def edge_lines(source: str) -> list[str]:
+    return [x for x in source.splitlines() if re.match(r"^\s*\w+ -> [\w:]+ \[", x)]
+
+
+def test_local_grads_keep_the_collapsed_2_16_16_1_mlp_on_the_screen():
+    # Edge labels would double every rank (16 x 16 virtual nodes: 3296 pt tall when
+    # measured); in a network this wide the neuron edges carry their numbers in
+    # tooltips and the loss's op edges beside the line.
+    model, loss = mlp([16, 16, 1])
+    graph = draw_graph(loss, collapse=True, local_grads=True)
+    assert not any(", label=<" in x for x in edge_lines(graph.source))
+    first = model.layers[0].neurons[0]
+    assert f'tooltip="x1 into layer 1, neuron 1: dz/d(x1) = {number(first.w[0].data)}"' in (
+        graph.source)
+    assert graph.source.count(", xlabel=<") == 3  # - (two inputs) and ^2
+    svg = graph.svg()
+    assert fitted_text_px(svg) >= READABLE_PX, size_pt(svg)
+    # a small network keeps its numbers on the edges
+    _, small_loss = mlp([3, 1])
+    small_source = draw_graph(small_loss, collapse=True, local_grads=True).source
+    labelled = [x for x in edge_lines(small_source) if ", label=<" in x]
+    assert len(labelled) == 2 * 3 + 3 + 3 and "xlabel" not in small_source
