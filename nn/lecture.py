@@ -168,6 +168,17 @@ class LayerView:
         Raises ``ValueError`` when the engine's numbers do not follow FE1-FE2 or
         BE1-BE4 (code between the layers, or a loss that reads the parameters, such
         as a penalty), since the narration would then not be the backward pass that ran.
+
+        >>> from nn import MLP
+        >>> view = layer_view(MLP(2, [2, 1], seed=0), [1.0, -1.0], 0.5)
+        >>> [s.layer for s in view.explain().layers], [s.layer for s in
+        ...                                             view.explain(input_layer=1).layers]
+        ([1, 2], [2, 3])
+        >>> story = view.explain()
+        >>> story.layer(1).delta == view[0].delta       # the engine's numbers
+        True
+        >>> print(story.text().splitlines()[6])
+          BE1: delta^2 = dL/da^2 ⊙ f_2'(z^2)
         """
         return _explain(self, input_layer)
 
@@ -326,6 +337,8 @@ def _n(x: float, paren: bool = True) -> _M:
     """A number; in parentheses when negative (or in LaTeX's ``a \\times 10^b`` form)
     so that a product or a sum it stands in reads to its value."""
     text, latex = number(x), latex_number(x)
+    if text.startswith("-"):
+        latex = "{" + latex + "}"  # braced: a unary minus in TeX and in MathML alike
     if paren and text.startswith("-"):
         return _M(f"({text})", f"({latex})")
     if paren and ("\\times" in latex or "^" in latex):
@@ -537,11 +550,24 @@ class LayerExplanation:
     def _repr_html_(self) -> str:
         return _render_html(self._blocks())
 
+    def to_html(self, math: str = "mathjax") -> str:
+        """The narration as HTML. ``math="mathjax"`` (what Jupyter shows) leaves each
+        formula as ``$...$`` for MathJax; ``math="mathml"`` writes MathML, which browsers
+        typeset with no script and no network (needs ``latex2mathml``, the ``[viz]``
+        extra; without it the LaTeX source is shown)."""
+        if math not in ("mathjax", "mathml"):
+            raise ValueError(f"to_html: math must be 'mathjax' or 'mathml', got {math!r}")
+        return _render_html(self._blocks(), mathml=math == "mathml")
+
     def to_latex(self, document: bool = False) -> str:
         r"""The narration in LaTeX: ``\subsection*`` headings, paragraphs and ``align*``
-        blocks (needs ``amsmath``). ``document=True`` wraps it in a standalone
+        blocks (needs ``amsmath``; a layer wider than 10 neurons also sets the
+        ``MaxMatrixCols`` counter). ``document=True`` wraps it in a standalone
         ``article`` that compiles with pdflatex."""
         body = _render_latex(self._blocks())
+        widest = max(max(len(s.delta), len(s.inputs)) for s in self.layers)
+        if widest > 10:
+            body = f"\\setcounter{{MaxMatrixCols}}{{{widest}}}\n" + body
         if not document:
             return body
         return ("\\documentclass{article}\n\\usepackage[margin=2cm,landscape]{geometry}\n"
@@ -781,7 +807,8 @@ def _loss_rule(ex: LayerExplanation) -> tuple[list[str | _M], Callable[[int], li
     if y is not None and kind == "mse":
         rule = _M("2 * (", r"2\,(") + ai + " - " + yi + ")" + over
         sentence: list[str | _M] = [
-            f"The loss is mse, the mean of the squared errors over the {n} output(s): ",
+            f"The loss is mse, the mean of the squared errors over the {n} outputs: "
+            if n > 1 else "The loss is mse, the squared error of the one output: ",
             _d(ai) + " = " + rule, "."]
 
         def mse(i: int) -> list[_M]:
@@ -796,7 +823,7 @@ def _loss_rule(ex: LayerExplanation) -> tuple[list[str | _M], Callable[[int], li
         rule = "(" + ai + " - " + yi + ") / (" + ai + _TIMES + "(1 - " + ai + "))" + over
         sentence = ["The loss is binary cross-entropy, ",
                     _M("-(y log a + (1 - y) log(1 - a))", r"-(y \log a + (1 - y)\log(1 - a))"),
-                    f" averaged over the {n} output(s): " if n > 1 else ": ",
+                    f" averaged over the {n} outputs: " if n > 1 else ": ",
                     _d(ai) + " = " + rule, "."]
 
         def bce(i: int) -> list[_M]:
@@ -1052,39 +1079,47 @@ def _render_text(blocks: list[_Block]) -> str:
     return "\n".join(lines)
 
 
-def _inline(m: _M) -> str:
-    return "$" + html.escape(m.latex, quote=False) + "$"
+def _math_html(latex: str, mathml: bool, display: bool = False) -> str:
+    """A formula for HTML: ``$...$`` (``$$...$$`` displayed) for MathJax, or MathML."""
+    if mathml:
+        from engine.teach.mathml import mathml as to_mathml
+
+        return to_mathml(latex, display=display)
+    fence = "$$" if display else "$"
+    return fence + html.escape(latex, quote=False) + fence
 
 
-def _words_html(words: Sequence[str | _M]) -> str:
-    return "".join(html.escape(w, quote=False) if isinstance(w, str) else _inline(w)
-                   for w in words)
+def _words_html(words: Sequence[str | _M], mathml: bool = False) -> str:
+    return "".join(html.escape(w, quote=False) if isinstance(w, str)
+                   else _math_html(w.latex, mathml) for w in words)
 
 
 def _chain_latex(chain: Sequence[_M]) -> str:
     return " = ".join(m.latex for m in chain)
 
 
-def _render_html(blocks: list[_Block]) -> str:
+def _render_html(blocks: list[_Block], mathml: bool = False) -> str:
     parts = ['<div class="chainrule-explain-layers">']
     for b in blocks:
         if b.kind == "heading":
-            parts.append(f"<h4>{_words_html(b.prose)}</h4>")
+            parts.append(f"<h4>{_words_html(b.prose, mathml)}</h4>")
         elif b.kind == "prose":
-            parts.append(f"<p>{_words_html(b.prose)}</p>")
+            parts.append(f"<p>{_words_html(b.prose, mathml)}</p>")
         else:
             assert b.statement is not None
             sentences = []
             for row in b.rows or []:
                 sentences.append(f"<div>{html.escape(row.label, quote=False)} "
-                                 f"${html.escape(_chain_latex(row.chain), quote=False)}$</div>")
+                                 f"{_math_html(_chain_latex(row.chain), mathml)}</div>")
                 for w in row.where:
-                    sentences.append(f'<div style="margin-left:2em">where '
-                                     f"${html.escape(_chain_latex(w), quote=False)}$</div>")
-            matrix = "".join(f"<div>matrix form: $${html.escape(_chain_latex(c), quote=False)}$$"
-                             "</div>" for c in b.matrix or [])
+                    sentences.append('<div style="margin-left:2em">where '
+                                     f"{_math_html(_chain_latex(w), mathml)}</div>")
+            matrix = "".join(f"<div>matrix form: "
+                             f"{_math_html(_chain_latex(c), mathml, display=True)}</div>"
+                             for c in b.matrix or [])
             parts.append(
-                f"<p><b>{html.escape(b.name)}</b>: {_inline(b.statement)}</p>"
+                f"<p><b>{html.escape(b.name)}</b>: "
+                f"{_math_html(b.statement.latex, mathml)}</p>"
                 '<table><tr><td style="vertical-align:top;text-align:left;padding-right:2em">'
                 + "".join(sentences)
                 + f'</td><td style="vertical-align:top;text-align:left">{matrix}</td></tr></table>')
