@@ -227,7 +227,10 @@ def layer_view(model: MLP, x: Sequence[Any], y: Any,
     ([3, 1], True)
     """
     if not isinstance(model, MLP):
-        raise TypeError(f"layer_view needs an nn.MLP, got {type(model).__name__} {model!r}")
+        raise TypeError(f"layer_view needs an nn.MLP, got {type(model).__name__} {model!r}: "
+                        "build the network as nn.MLP(nin, [width, ...], activation=...), or "
+                        "explain any other graph from its loss node with "
+                        "engine.teach.explain(loss)")
     if isinstance(loss, str):
         if loss not in LOSSES:
             raise ValueError(f"layer_view: unknown loss {loss!r}; choose one of "
@@ -364,8 +367,8 @@ def _s(base: str, layer: int | None, *ks: int | str) -> _M:
         text += f"^{layer}"
         latex += f"^{{{layer}}}"
     if ks:
-        if all(isinstance(k, int) for k in ks):
-            t, x = _idx(*ks)  # type: ignore[arg-type]
+        if len(ks) > 1 and any(isinstance(k, int) and k >= 10 for k in ks):  # W^2_(12,j)
+            t, x = "(" + ",".join(map(str, ks)) + ")", ",".join(map(str, ks))
         else:
             t = x = "".join(map(str, ks))
         text += f"_{t}"
@@ -1072,8 +1075,9 @@ def _render_text(blocks: list[_Block]) -> str:
             lines.append(f"  {b.name}: {b.statement.text}")
             for row in b.rows or []:
                 lines.append(f"    {row.label} {_chain_text(row.chain)}")
-                for w in row.where:
-                    lines.append(" " * (5 + len(row.label)) + "where " + _chain_text(w))
+                for k, w in enumerate(row.where):
+                    lines.append(" " * (5 + len(row.label)) + ("where " if k == 0 else "and ")
+                                 + _chain_text(w))
             for chain in b.matrix or []:
                 lines.append("    matrix form: " + _chain_text(chain))
     return "\n".join(lines)
@@ -1111,8 +1115,8 @@ def _render_html(blocks: list[_Block], mathml: bool = False) -> str:
             for row in b.rows or []:
                 sentences.append(f"<div>{html.escape(row.label, quote=False)} "
                                  f"{_math_html(_chain_latex(row.chain), mathml)}</div>")
-                for w in row.where:
-                    sentences.append('<div style="margin-left:2em">where '
+                for k, w in enumerate(row.where):
+                    sentences.append(f'<div style="margin-left:2em">{"and" if k else "where"} '
                                      f"{_math_html(_chain_latex(w), mathml)}</div>")
             matrix = "".join(f"<div>matrix form: "
                              f"{_math_html(_chain_latex(c), mathml, display=True)}</div>"
@@ -1158,7 +1162,8 @@ def _render_latex(blocks: list[_Block]) -> str:
             rows = []
             for row in b.rows or []:
                 rows.append(_align_row(row.label, row.chain))
-                rows += [_align_row("where", w) for w in row.where]
+                rows += [_align_row("and" if k else "where", w)
+                         for k, w in enumerate(row.where)]
             rows += [_align_row("matrix form:", c) for c in b.matrix or []]
             out.append(f"\\paragraph{{{_tex_escape(b.name)}}} ${b.statement.latex}$\n"
                        "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n")

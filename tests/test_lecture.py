@@ -144,7 +144,7 @@ def test_dropout_is_off_and_custom_loss():
 
 
 def test_errors():
-    with pytest.raises(TypeError, match="needs an nn.MLP"):
+    with pytest.raises(TypeError, match=r"needs an nn.MLP.*build the network as nn.MLP"):
         layer_view(Layer(2, 1), [1.0, 2.0], 0.0)
     with pytest.raises(ValueError, match="unknown loss 'l1'"):
         layer_view(MLP(2, [1]), [1.0, 2.0], 0.0, loss="l1")
@@ -471,6 +471,10 @@ def _explanations():
     yield layer_view(dead, [0.5, 0.5], 2.0).explain()
     yield layer_view(MLP(2, [3, 2], seed=2), [0.4, 0.9], [1.0, 0.0],
                      loss="bce_with_logits").explain()
+    yield layer_view(MLP(2, [3, 1], bias=False, seed=3), [0.7, -1.1], -1,
+                     loss="logistic").explain()
+    yield layer_view(MLP(3, [4, 2], dropout=0.5, seed=4), [0.1, 0.2, -0.3], [0.5, -0.5],
+                     loss="mse").explain(input_layer=1)
 
 
 def _balanced(text: str) -> bool:
@@ -527,6 +531,39 @@ def test_negative_zero_is_written_zero():
     assert "f_1'(z^1_1) = 0, as z^1_1 = -4.5" in text or "<= 0" in text
     for rendering in (text, ex._repr_html_(), ex.to_latex()):
         assert not _NEG_ZERO.search(rendering)
+
+
+def test_layers_without_bias_and_with_dropout():
+    no_bias = layer_view(MLP(2, [3, 1], bias=False, seed=3), [0.7, -1.1], -1,
+                         loss="logistic").explain()
+    assert all(step.dL_db is None for step in no_bias.layers)
+    assert "BE4" not in no_bias.text() and "BE3" in no_bias.text()
+    assert "through the logistic loss" in no_bias.text() and no_bias.shortcut is None
+    # dropout is off in layer_view (eval mode): FE1 holds and the narration runs
+    dropped = layer_view(MLP(3, [4, 2], dropout=0.5, seed=4), [0.1, 0.2, -0.3], [0.5, -0.5])
+    assert len(dropped.explain().layers) == 2
+
+
+def test_wide_layers_write_unambiguous_indices():
+    ex = layer_view(MLP(2, [12, 11, 1], seed=0), [0.3, -0.2], 1.0).explain()
+    text = ex.text()
+    assert "dL/dW^1_(12,j) = delta^1_12 * a^0_j" in text
+    assert "delta^2_1 * W^2_(1,12) + " in text and "(j = 1, ..., 12)" in text
+    tex = ex.to_latex()
+    assert tex.startswith(r"\setcounter{MaxMatrixCols}{12}")   # bmatrix stops at 10 otherwise
+    assert r"W^{1}_{12,j}" in tex
+
+
+def test_html_as_mathml():
+    pytest.importorskip("latex2mathml")
+    net, _, _ = workshop_net()
+    ex = layer_view(net, [0.0, 1.0], [1.0, 0.0]).explain()
+    page = ex.to_html(math="mathml")
+    assert page.count("<math") > 30 and "$" not in page
+    assert 'display="block"' in page                    # the matrix forms
+    assert ex.to_html() == ex._repr_html_() and "$$" in ex.to_html()
+    with pytest.raises(ValueError, match="math must be 'mathjax' or 'mathml'"):
+        ex.to_html(math="katex")
 
 
 def test_every_written_formula_reads_to_its_number():
