@@ -887,7 +887,12 @@ def _be1(ex: LayerExplanation) -> list[_Block]:
             _n(out.dL_da[i]) + _TIMES + _n(out.slope[i]), _n(out.delta[i], False)], where))
     matrix = [[_v("delta", L), _d(_v("a", L)) + _ODOT + _fp(L, _v("z", L)),
                _col(out.dL_da) + _ODOT + _col(out.slope), _col(out.delta)]]
-    blocks.append(_Block("equation", [], "BE1",
+    why1: list[str | _M] = [
+        "Why: ", _s("a", L, "i") + _M(f" = f_{L}(", f" = f_{{{L}}}(") + _s("z", L, "i")
+        + ")", " is the only path from ", _s("z", L, "i"), " to L, so the chain rule gives ",
+        _s("delta", L, "i") + " = " + _d(_s("a", L, "i")) + _TIMES + _fp(L, _s("z", L, "i")),
+        "."]
+    blocks.append(_Block("equation", why1, "BE1",
                          _v("delta", L) + " = " + _d(_v("a", L)) + _ODOT + _fp(L, _v("z", L)),
                          rows, matrix))
     if ex.shortcut is not None:
@@ -961,8 +966,8 @@ def _shortcut_blocks(ex: LayerExplanation) -> list[_Block]:
     diff = magnitude(sc.max_difference)
     if sc.holds:
         verdict: list[str | _M] = [
-            "The shortcut holds: yhat - y, BE1 in full and the engine's delta agree "
-            f"(largest difference {diff}, float rounding)."]
+            "The shortcut holds: ", yhat + " - " + y, ", BE1 in full and the engine's ",
+            _v("delta", L), f" agree (largest difference {diff}, float rounding)."]
     else:
         verdict = [f"The shortcut does not hold here: they differ by up to {diff}"
                    + (" (binary_cross_entropy clamps its slope where a (1 - a) < 1e-12, "
@@ -996,7 +1001,15 @@ def _be2(step: LayerStep, nxt: LayerStep) -> list[_Block]:
                + _fp(ly, _v("z", ly)),
                "(" + _mat(WT) + " " + _col(nxt.delta) + ")" + _ODOT + _col(step.slope),
                _col(step.back) + _ODOT + _col(step.slope), _col(step.delta)]]
-    blocks.append(_Block("equation", [], "BE2", statement, rows, matrix))
+    why2: list[str | _M] = [
+        "Why: ", _s("z", ly, "j"), " reaches L only through ",
+        _s("a", ly, "j") + _M(f" = f_{ly}(", f" = f_{{{ly}}}(") + _s("z", ly, "j") + ")",
+        ", which feeds every neuron k of layer ", str(m), " with the weight ",
+        _s("W", m, "k", "j"), ": the chain rule adds those paths, ",
+        _s("delta", ly, "j") + _M(" = (sum_k ", r" = \Big(\sum_k ") + _s("delta", m, "k")
+        + _TIMES + _s("W", m, "k", "j") + _M(")", r"\Big)") + _TIMES
+        + _fp(ly, _s("z", ly, "j")), "."]
+    blocks.append(_Block("equation", why2, "BE2", statement, rows, matrix))
     return blocks
 
 
@@ -1010,7 +1023,14 @@ def _be34(step: LayerStep) -> list[_Block]:
         rows.append(_Row(f"neuron {i + 1} (j = {js}):", [
             _d(_s("W", ly, i + 1, "j")), _s("delta", ly, i + 1) + _TIMES + _s("a", ly - 1, "j"),
             _n(step.delta[i]) + _TIMES + _row(step.inputs), _row(step.dL_dW[i])], []))
-    blocks = [_Block("equation", [], "BE3", _d(_v("W", ly)) + " = " + _v("delta", ly) + " "
+    why3: list[str | _M] = [
+        "Why: ", _s("z", ly, "i") + _M(" = sum_j ", r" = \sum_j ") + _s("W", ly, "i", "j")
+        + " " + _s("a", ly - 1, "j") + " + " + _s("b", ly, "i"), ", so ",
+        _M(f"dz^{ly}_i/dW^{ly}_ij = ", rf"\partial z^{{{ly}}}_{{i}}/\partial W^{{{ly}}}_{{ij}} = ")
+        + _s("a", ly - 1, "j"), " and ",
+        _M(f"dz^{ly}_i/db^{ly}_i = 1", rf"\partial z^{{{ly}}}_{{i}}/\partial b^{{{ly}}}_{{i}} = 1"),
+        "."]
+    blocks = [_Block("equation", why3, "BE3", _d(_v("W", ly)) + " = " + _v("delta", ly) + " "
                      + _T(prev), rows,
                      [[_d(_v("W", ly)), _v("delta", ly) + " " + _T(prev),
                        _col(step.delta) + " " + _row(step.inputs), _mat(step.dL_dW)]])]
@@ -1073,6 +1093,8 @@ def _render_text(blocks: list[_Block]) -> str:
         else:
             assert b.statement is not None
             lines.append(f"  {b.name}: {b.statement.text}")
+            if b.prose:
+                lines.append("    " + _words_text(b.prose))
             for row in b.rows or []:
                 lines.append(f"    {row.label} {_chain_text(row.chain)}")
                 for k, w in enumerate(row.where):
@@ -1121,9 +1143,11 @@ def _render_html(blocks: list[_Block], mathml: bool = False) -> str:
             matrix = "".join(f"<div>matrix form: "
                              f"{_math_html(_chain_latex(c), mathml, display=True)}</div>"
                              for c in b.matrix or [])
+            why = (f'<p style="margin-left:1em">{_words_html(b.prose, mathml)}</p>'
+                   if b.prose else "")
             parts.append(
                 f"<p><b>{html.escape(b.name)}</b>: "
-                f"{_math_html(b.statement.latex, mathml)}</p>"
+                f"{_math_html(b.statement.latex, mathml)}</p>{why}"
                 '<table><tr><td style="vertical-align:top;text-align:left;padding-right:2em">'
                 + "".join(sentences)
                 + f'</td><td style="vertical-align:top;text-align:left">{matrix}</td></tr></table>')
@@ -1165,6 +1189,7 @@ def _render_latex(blocks: list[_Block]) -> str:
                 rows += [_align_row("and" if k else "where", w)
                          for k, w in enumerate(row.where)]
             rows += [_align_row("matrix form:", c) for c in b.matrix or []]
-            out.append(f"\\paragraph{{{_tex_escape(b.name)}}} ${b.statement.latex}$\n"
+            why = _words_latex(b.prose) + "\n" if b.prose else ""
+            out.append(f"\\paragraph{{{_tex_escape(b.name)}}} ${b.statement.latex}$\n{why}"
                        "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n")
     return "\n".join(out)

@@ -586,18 +586,22 @@ def test_every_written_formula_reads_to_its_number():
 
 
 def test_latex_compiles_where_pdflatex_is_installed(tmp_path):
-    net, _, _ = workshop_net()
-    doc = layer_view(net, [0.0, 1.0], [1.0, 0.0]).explain().to_latex(document=True)
-    assert doc.startswith(r"\documentclass") and doc.rstrip().endswith(r"\end{document}")
-    assert r"\usepackage{amsmath}" in doc
+    stories = list(_explanations()) + [
+        layer_view(MLP(2, [12, 11, 1], seed=0), [0.3, -0.2], 1.0).explain()]
+    for k, ex in enumerate(stories):
+        doc = ex.to_latex(document=True)
+        assert doc.startswith(r"\documentclass") and doc.rstrip().endswith(r"\end{document}")
+        assert r"\usepackage{amsmath}" in doc
+        (tmp_path / f"explain{k}.tex").write_text(doc, encoding="utf-8")
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed: the LaTeX's structure is tested, not "
                     "its compilation")
-    (tmp_path / "explain.tex").write_text(doc, encoding="utf-8")
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                          "explain.tex"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stdout[-2000:]
+    for k in range(len(stories)):
+        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                              f"explain{k}.tex"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 0, run.stdout[-2000:]
+        assert "Undefined control sequence" not in run.stdout
 
 
 def test_latex_fragments_convert_to_mathml():
