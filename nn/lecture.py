@@ -359,7 +359,7 @@ def _idx(*ks: int) -> tuple[str, str]:
 _BASE = {"delta": r"\delta", "yhat": r"\hat{y}"}
 
 
-def _s(base: str, layer: int | None, *ks: int | str) -> _M:
+def _s(base: str, layer: int | str | None, *ks: int | str) -> _M:
     """``z^2_1`` and ``z^{2}_{1}``; ``ks`` may be ints or a letter index (``"j"``)."""
     lb = _BASE.get(base, base)
     text, latex = base, lb
@@ -910,12 +910,17 @@ def _shortcut_blocks(ex: LayerExplanation) -> list[_Block]:
         c = sc.y.index(1.0)
         yc = _s("yhat", None, c + 1)
         why: list[str | _M] = [
-            "Softmax with cross-entropy makes BE1 exact in a short form: with ",
+            "Softmax with cross-entropy makes BE1 exact in a short form. With softmax as "
+            "the output's f, BE1 is a sum over the outputs k, ",
+            _M("delta_i = sum_k dL/dyhat_k * dyhat_k/dz_i",
+               r"\delta_i = \sum_k \frac{\partial L}{\partial \hat{y}_k}"
+               r"\frac{\partial \hat{y}_k}{\partial z_i}"),
+            ", where ",
             _M("dL/dyhat_k = -y_k / yhat_k", r"\partial L/\partial \hat{y}_k = -y_k/\hat{y}_k"),
-            " and ",
+            f" (0 unless k = {c + 1}: y is one-hot) and ",
             _M("dyhat_k/dz_i = yhat_k (1[i = k] - yhat_i)",
                r"\partial \hat{y}_k/\partial z_i = \hat{y}_k\,(\mathbb{1}[i = k] - \hat{y}_i)"),
-            ", the sum over k leaves ", _v("delta", L) + " = " + yhat + " - " + y, "."]
+            "; what is left is ", _v("delta", L) + " = " + yhat + " - " + y, "."]
 
         def full(i: int) -> list[_M]:
             ind = 1.0 if i == c else 0.0
@@ -1058,7 +1063,10 @@ def _narrate(ex: LayerExplanation) -> list[_Block]:
                          _g("delta", "l") + " = " + _d(_g("z", "l")),
                          " is the gradient at layer l's pre-activations ",
                          _g("z", "l") + " = " + _g("W", "l") + " " + _g("a", "l-1") + " + "
-                         + _g("b", "l"), "; vectors are columns, neurons count from 1, ",
+                         + _g("b", "l"), "; ", _s("W", "l", "i", "j"),
+                         " is the weight into neuron i of layer l from neuron j of layer l - 1 "
+                         f"(the model's w{'<l-1>' if ex.input_layer else '<l>'}.i.j);"
+                         " vectors are columns, neurons count from 1, ",
                          _M("⊙", r"\odot"), " multiplies elementwise. (The notes write the "
                          "same equations with row vectors: the numbers are the same.)"]),
     ]
