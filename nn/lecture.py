@@ -651,8 +651,9 @@ _FIX_PENALTY = ("the loss must depend on the parameters only through the model's
 
 
 def _check_backward(steps: list[LayerStep]) -> None:
-    """BE1-BE4 on the engine's gradients, or a ValueError saying which and why."""
-    for step in steps:
+    """BE1-BE4 on the engine's gradients, or a ValueError saying which and why
+    (checked from the output back, as backprop goes: the first failure is named)."""
+    for step in reversed(steps):
         ly = step.layer
         for i, d in enumerate(step.delta):
             if step.output:

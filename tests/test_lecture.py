@@ -659,3 +659,21 @@ def test_explain_custom_loss_without_a_shortcut():
     assert ex.shortcut is None and ex.loss_kind is None
     assert "comes from the engine's backward pass through the half_squares loss" in ex.text()
     assert ex.output.dL_da == pytest.approx([ex.output.a[0] - 1.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("tamper,message", [
+    (lambda v: v[0].a.__setitem__(0, v[0].a[0] + 0.1), r"FE2 does not hold at layer 1, neuron 1"),
+    (lambda v: v[1].inputs.__setitem__(1, 9.0), r"layer 2's inputs are not layer 1's outputs"),
+    (lambda v: v[0].delta.__setitem__(2, v[0].delta[2] + 1e-3),
+     r"BE2 does not hold at layer 1, neuron 3: the engine's delta"),
+    (lambda v: v[1].delta.__setitem__(0, v[1].delta[0] * 2), r"BE1 does not hold at layer 2"),
+    (lambda v: v[1].dL_dW[0].__setitem__(1, 0.5), r"BE3 does not hold at layer 2: .*dL/dW\^2_12"),
+    (lambda v: v[0].dL_db.__setitem__(1, 0.5), r"BE4 does not hold at layer 1: .*dL/db\^1_2"),
+])
+def test_explain_names_the_equation_that_fails(tamper, message):
+    # each check on its own: numbers that break one equation (as a custom graph would)
+    view = layer_view(MLP(2, [3, 1], seed=0), [0.5, -0.5], 1.0)
+    view.explain()  # untouched, it narrates
+    tamper(view)
+    with pytest.raises(ValueError, match=message):
+        view.explain()
