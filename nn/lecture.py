@@ -744,12 +744,16 @@ def _shortcut(kind: str | None, out: LayerStep, y: list[float] | None) -> Shortc
         name, yhat, n = "softmax + cross-entropy", _softmax(out.z), 1
         c = y.index(1.0)
         # sum_k dL/dyhat_k dyhat_k/dz_i: only k = c has dL/dyhat_k = -1/yhat_c
-        full = [(-1.0 / yhat[c]) * (yhat[c] * ((1.0 if i == c else 0.0) - yhat[i]))
-                for i in range(len(yhat))]
+        # (-1/yhat_c) * yhat_c is -1 exactly; written out only where yhat_c did not underflow
+        scale = (lambda i: (-1.0 / yhat[c]) * yhat[c]) if yhat[c] > 0 else (lambda i: -1.0)
+        full = [scale(i) * ((1.0 if i == c else 0.0) - yhat[i]) for i in range(len(yhat))]
     else:
         return None
     short = [(p - t) / n for p, t in zip(yhat, y)]
-    holds = all(_agree(s, d) and _agree(f, d) for s, f, d in zip(short, full, out.delta))
+    # rounding is relative to what (yhat - y) / n subtracts, not to its (maybe tiny) result
+    sizes = [(abs(p) + abs(t)) / n for p, t in zip(yhat, y)]
+    holds = all(_agree(s, d, m) and _agree(f, d, m)
+                for s, f, d, m in zip(short, full, out.delta, sizes))
     return Shortcut(name, yhat, list(y), n, full, short, list(out.delta), holds)
 
 
@@ -925,6 +929,8 @@ def _shortcut_blocks(ex: LayerExplanation) -> list[_Block]:
 
         def full(i: int) -> list[_M]:
             ind = 1.0 if i == c else 0.0
+            if sc.yhat[c] == 0.0:  # underflowed: no number to divide by
+                return []
             return [_M("BE1 in full: ", r"\text{BE1 in full: }")
                     + _d(yc) + _TIMES + _M(f"dyhat_{c + 1}/dz^{L}_{i + 1}",
                                            rf"\frac{{\partial \hat{{y}}_{{{c + 1}}}}}"
@@ -951,11 +957,13 @@ def _shortcut_blocks(ex: LayerExplanation) -> list[_Block]:
             if sc.kind == "sigmoid + binary cross-entropy":
                 return [first + _d(_s("a", L, i + 1)) + _TIMES + _fp(L, _s("z", L, i + 1)),
                         _n(out.dL_da[i]) + _TIMES + _n(out.slope[i]), _n(sc.full[i], False)]
+            if not 0 < p < 1:  # saturated: dL/dyhat and dyhat/dz are not finite numbers
+                return []
             return [first + _M(f"dL/dyhat_{i + 1} * dyhat_{i + 1}/dz^{L}_{i + 1}",
                                rf"\frac{{\partial L}}{{\partial \hat{{y}}_{{{i + 1}}}}}"
                                rf"\frac{{\partial \hat{{y}}_{{{i + 1}}}}}"
                                rf"{{\partial z^{{{L}}}_{{{i + 1}}}}}"),
-                    _n((p - sc.y[i]) / (p * (1 - p)) / sc.n if 0 < p < 1 else math.nan)
+                    _n((p - sc.y[i]) / (p * (1 - p)) / sc.n)
                     + _TIMES + _n(p * (1 - p)), _n(sc.full[i], False)]
     rows = []
     for i in range(len(sc.short)):
@@ -964,7 +972,8 @@ def _shortcut_blocks(ex: LayerExplanation) -> list[_Block]:
         nums = ("(" + _n(sc.yhat[i]) + " - " + _n(sc.y[i]) + ")" + over if sc.n > 1
                 else _n(sc.yhat[i]) + " - " + _n(sc.y[i]))
         rows.append(_Row(f"neuron {i + 1}:", [lhs, nums, _n(sc.short[i], False),
-                                               _s("delta", L, i + 1)], [full(i)]))
+                                               _s("delta", L, i + 1)],
+                         [chain for chain in [full(i)] if chain]))
     matrix = [[_v("delta", L), ("(" + yhat + " - " + y + ")" + over) if sc.n > 1
                else yhat + " - " + y,
                ("(" + _col(sc.yhat) + " - " + _col(sc.y) + ")" + over) if sc.n > 1

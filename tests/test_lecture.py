@@ -677,3 +677,22 @@ def test_explain_names_the_equation_that_fails(tamper, message):
     tamper(view)
     with pytest.raises(ValueError, match=message):
         view.explain()
+
+
+def test_shortcut_at_extreme_outputs():
+    # softmax underflows to exactly 0 for the target class: nothing to divide by, yet the
+    # short form yhat - y is still exact (the loss is computed stably)
+    model = MLP(1, [3], seed=0)
+    for n, w in zip(model.layers[0].neurons, (0.0, 900.0, -900.0)):
+        n.w[0].data, n.b.data = w, 0.0
+    ex = layer_view(model, [1.0], 2, loss="cross_entropy").explain()
+    assert ex.shortcut.yhat == [0.0, 1.0, 0.0] and ex.shortcut.holds
+    assert ex.output.delta == pytest.approx([0.0, 1.0, -1.0], abs=1e-15)
+    assert "BE1 in full" not in ex.text() and "/ 0)" not in ex.text()
+    # a saturated logit: sigmoid(60) rounds to 1.0, the engine's delta is -8.8e-27; that is
+    # rounding in yhat - y, not a failure of the shortcut
+    model = MLP(1, [1], seed=0)
+    model.layers[0].neurons[0].w[0].data = 60.0
+    ex = layer_view(model, [1.0], 1.0, loss="bce_with_logits").explain()
+    assert ex.output.delta[0] == pytest.approx(-math.exp(-60.0), rel=1e-9)
+    assert ex.shortcut.holds and "nan" not in ex.text()
