@@ -588,20 +588,24 @@ def test_every_written_formula_reads_to_its_number():
 def test_latex_compiles_where_pdflatex_is_installed(tmp_path):
     stories = list(_explanations()) + [
         layer_view(MLP(2, [12, 11, 1], seed=0), [0.3, -0.2], 1.0).explain()]
-    for k, ex in enumerate(stories):
-        doc = ex.to_latex(document=True)
+    docs = [ex.to_latex(document=True) for ex in stories]
+    for doc in docs:
         assert doc.startswith(r"\documentclass") and doc.rstrip().endswith(r"\end{document}")
-        assert r"\usepackage{amsmath}" in doc
-        (tmp_path / f"explain{k}.tex").write_text(doc, encoding="utf-8")
+        assert r"\usepackage{amsmath}" in doc and doc.count(r"\begin{document}") == 1
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed: the LaTeX's structure is tested, not "
                     "its compilation")
-    for k in range(len(stories)):
-        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                              f"explain{k}.tex"], cwd=tmp_path, capture_output=True,
-                             text=True, timeout=120)
-        assert run.returncode == 0, run.stdout[-2000:]
-        assert "Undefined control sequence" not in run.stdout
+    # one run for all: the first document's preamble, then every fragment
+    preamble = docs[0].split(r"\begin{document}")[0]
+    body = "\n\\clearpage\n".join(ex.to_latex() for ex in stories)
+    (tmp_path / "explain.tex").write_text(
+        preamble + "\\begin{document}\n" + body + "\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                          "explain.tex"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "Undefined control sequence" not in run.stdout
+    assert (tmp_path / "explain.pdf").stat().st_size > 10_000
 
 
 def test_latex_fragments_convert_to_mathml():
