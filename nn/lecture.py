@@ -20,7 +20,8 @@ reports how far the engine's values are from them (rounding only), and
 notation, every number written out (text, typeset HTML and LaTeX).
 
 Numbering: the notes call the input layer 1, so our layer l (``w<l>.<i>.<j>``)
-is their layer l + 1; each record gives both.
+is their layer l + 1; each record gives both, and ``explain(input_layer=1)``
+narrates in the notes' numbering (the default, 0, keeps the labels' numbering).
 """
 
 from __future__ import annotations
