@@ -1,22 +1,34 @@
-"""A step-through web page for one backward pass, in a single self-contained HTML file.
+"""A step-through web page for one forward and backward pass, in a single self-contained HTML file.
 
 ``write_page(explanation, path)`` (also ``Explanation.to_html(path)``) writes one
 file that needs no network and no server: open it in any browser, then press
-Next / Previous (or the arrow keys) to apply the chain rule one edge at a time.
+Next / Previous (or the arrow keys) to compute the graph node by node (the
+forward pass, ``forward.py``), then apply the chain rule one edge at a time (the
+backward pass).
 
 How it is built, and why:
 
-* The graph is drawn **once** (``engine.teach.draw``, Graphviz's ``dot``) and inlined
-  as SVG; each step only toggles CSS classes on the nodes and edges it involves
-  (found by the node ids of ``Graph.node_id``, which ``dot`` writes as each
-  node's ``<title>``) and updates a small gradient badge per node. One drawing
-  plus a few numbers per step keeps a 50-step page small.
+* The graph is drawn **once** (``engine.teach.draw``, Graphviz's ``dot``), with the
+  local derivative on each edge, and inlined as SVG; each step only toggles CSS
+  classes on the nodes and edges it involves (found by the node ids of
+  ``Graph.node_id``, which ``dot`` writes as each node's ``<title>``) and updates
+  the value and gradient cells. One drawing plus a few numbers per step keeps a
+  50-step page small. The drawing pans and zooms (wheel, drag, buttons, keys) and
+  is never shown with text smaller than ``MIN_TEXT_PX``.
+* Without ``dot`` the page carries the DOT text and the vendored Viz.js (Graphviz
+  compiled to WebAssembly, ``assets/viz-global.js``) and lays the graph out in the
+  browser, with the same node ids: no network either way. It adds
+  ``len(read_asset("viz-global.js"))`` bytes (about 1.3 MB) to the page.
+* Each step's formula is typeset as MathML (``mathml.py``), which browsers render
+  themselves; the MathML is written here, sanitised, into hidden elements that
+  the script clones into the side panel.
 * The steps travel as JSON in a ``<script type="application/json">`` block, with
   ``<``, ``>`` and ``&`` escaped so no label can close the script; the script
   writes text only through ``textContent``, never as HTML.
-* Without ``dot``, or for a graph too big to lay out in reasonable time
-  (``draw.GraphTooLarge``), the page still works: the table, the counter and the
-  buttons, plus a note saying why there is no drawing and what to do.
+* For a graph too big to lay out in reasonable time (``draw.GraphTooLarge``), the
+  page still works: the tables, the counter and the buttons, plus a note saying
+  why there is no drawing and what to do (no in-browser layout either: it would
+  take as long).
 * Every name, number and formula on the page is written by the one notation
   (``notation.py``), the side panel's arithmetic included; short names ``v<k>``
   are defined under the table. The file is written atomically (``files.py``).
@@ -25,63 +37,92 @@ How it is built, and why:
 from __future__ import annotations
 
 import html
+import inspect
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .assets import read as read_asset
-from .draw import Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
+from .draw import ROLE_COLOURS, Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
 from .files import atomic_write
-from .notation import factor, number, number_piece, visible
+from .forward import ForwardStep, forward_steps
+from .mathml import mathml
+from .notation import factor, latex_number, number, number_piece, visible
 from .tables import html_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..value import Value
     from .explain import Explanation, Step
 
-__all__ = ["render_page", "write_page", "INSTALL_GRAPHVIZ"]
+__all__ = ["render_page", "write_page", "INSTALL_GRAPHVIZ", "MIN_TEXT_PX", "chain_latex"]
+
+#: The page never shows the drawing's text smaller than this (CSS pixels).
+MIN_TEXT_PX = 11
 
 INSTALL_GRAPHVIZ = (
     "The graph needs Graphviz's dot program. Install it (Debian/Ubuntu: "
     "sudo apt-get install graphviz; macOS: brew install graphviz; conda: "
     "conda install graphviz), then write this page again."
 )
+#: Shown while the browser lays the graph out itself (no ``dot`` when the page was written).
+DRAWING_IN_BROWSER = (
+    "Drawing the graph in the browser (Graphviz's dot was not installed where this page "
+    "was written; with dot the page is smaller and opens faster)."
+)
 
 
 def write_page(explanation: Explanation, path: str | Path, title: str | None = None,
-               graph: bool = True, **draw_options: Any) -> Path:
+               graph: bool = True, forward: bool = True, **draw_options: Any) -> Path:
     """Write the step-through page to ``path`` (UTF-8, atomically) and return the path.
 
-    ``graph=False`` leaves the drawing out (a table-only page); other keyword
-    options go to ``draw_graph`` (e.g. ``rankdir="TB"``).
+    ``graph=False`` leaves the drawing out (a table-only page); ``forward=False``
+    starts at the backward pass (no forward steps); other keyword options go to
+    ``draw_graph`` (e.g. ``rankdir="TB"``).
 
     Raises:
-        TypeError: ``path`` is not a str or path, ``title`` not a str, ``graph`` not a bool.
+        TypeError: ``path`` is not a str or path, ``title`` not a str, ``graph`` or
+            ``forward`` not a bool.
     """
     if not isinstance(path, (str, Path)):
         raise TypeError(f"to_html: path must be a str or pathlib.Path, got "
                         f"{type(path).__name__} {path!r}")
-    page = render_page(explanation, title=title, graph=graph, **draw_options)
+    page = render_page(explanation, title=title, graph=graph, forward=forward, **draw_options)
     return atomic_write(Path(path), page)
 
 
+class _Drawing(NamedTuple):
+    """The page's picture: inline SVG, or DOT text for the browser to lay out, or a note."""
+
+    svg: str | None  # the SVG made by dot, inlined
+    dot: str | None  # no dot here: the DOT text, laid out by Viz.js in the browser
+    graph: Graph | None  # the drawn Graph (its ids), when there is a picture either way
+    note: str  # why there is no picture, or what the browser is doing
+
+
 def render_page(explanation: Explanation, title: str | None = None,
-                graph: bool = True, **draw_options: Any) -> str:
+                graph: bool = True, forward: bool = True, **draw_options: Any) -> str:
     """The page's HTML text (see ``write_page``).
 
-    The page is ``assets/page.html`` with the title, the drawing, the table of
+    The page is ``assets/page.html`` with the title, the drawing, the tables of
     steps and the data filled in; ``assets/page.css`` and ``assets/page.js`` are
-    inlined, so the one file needs nothing else.
+    inlined (and ``assets/viz-global.js`` when the browser must lay the graph
+    out), so the one file needs nothing else.
     """
     if title is not None and not isinstance(title, str):
         raise TypeError(f"to_html: title must be a str, got {type(title).__name__} {title!r}")
     if not isinstance(graph, bool):
         raise TypeError(f"to_html: graph must be True or False, got {graph!r}")
+    if not isinstance(forward, bool):
+        raise TypeError(f"to_html: forward must be True or False (False: start at the "
+                        f"backward pass), got {forward!r}")
     root_name = explanation.names[explanation.root]
     title = visible(title) if title is not None else f"Backpropagation through {root_name}"
-    svg, drawn, note = _drawing(explanation, draw_options) if graph else (None, None, "")
-    data = _data(explanation, drawn if svg else None)
+    drawing = _drawing(explanation, draw_options) if graph else _Drawing(None, None, None, "")
+    fsteps = forward_steps(explanation.root, explanation.notation) if forward else []
+    data = _data(explanation, drawing.graph, fsteps, forward)
     data["title"] = title
+    data["dot"] = drawing.dot
+    data["minTextPx"] = MIN_TEXT_PX
     where = explanation.where()
     where_html = (
         '<p id="where">where ' + "; ".join(
@@ -93,26 +134,48 @@ def render_page(explanation: Explanation, title: str | None = None,
         explanation.HEADERS, explanation.rows(), right=explanation.RIGHT,
         table_class="steps",
     )
-    graph_html = (
-        f'<div id="graph">{svg}</div>' if svg else
-        f'<div id="graph" class="missing"><p id="graph-note">{html.escape(note)}</p></div>'
-    )
+    forward_html = ""
+    if forward:
+        forward_html = (
+            '<h2 class="small">Forward pass (each node from its inputs)</h2>'
+            + html_table(("step", "node", "computed as", "value"),
+                         [[str(f.number), f.name, " = ".join(f.text().split(" = ")[1:-1])
+                           or f.name, number(f.value)] for f in fsteps],
+                         right=(True, False, False, True), table_class="forward")
+        )
+    if drawing.svg:
+        graph_html = f'<div id="graph">{drawing.svg}</div>'
+    elif drawing.dot:
+        graph_html = (f'<div id="graph" class="pending"><p id="graph-note">'
+                      f'{html.escape(drawing.note)}</p></div>')
+    else:
+        graph_html = (f'<div id="graph" class="missing"><p id="graph-note">'
+                      f'{html.escape(drawing.note)}</p></div>')
     payload = (json.dumps(data, ensure_ascii=False)
                .replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
+    viz = ""
+    if drawing.dot:  # the vendored Graphviz-in-WebAssembly, only when it is needed
+        viz = "<script>" + read_asset("viz-global.js").replace("</script", "<\\/script") \
+            + "</script>\n"
     return read_asset("page.html").format(
         title=html.escape(title),
         style=read_asset("page.css"),
         graph=graph_html,
+        legend=_legend(drawing.graph) if drawing.graph is not None else "",
+        maths=_maths(explanation, fsteps),
+        forward=forward_html,
         table=table,
         where=where_html,
         total=len(explanation),
         payload=payload,
+        viz=viz,
         script=read_asset("page.js"),
     )
 
 
-def _drawing(explanation: Explanation, options: dict) -> tuple[str | None, Graph, str]:
-    """(inline SVG, the drawn Graph, note): the graph drawn once, or no SVG and why not."""
+def _drawing(explanation: Explanation, options: dict) -> _Drawing:
+    """The graph drawn once: as SVG with ``dot``, as DOT text for the browser without
+    it, or no picture (too big to lay out) and why not."""
     # The script writes each step's gradients into the drawing; draw every node with
     # the widest number it will show, so its gradient cell is wide enough throughout.
     widest: dict = {explanation.root: explanation.seed}
@@ -120,15 +183,79 @@ def _drawing(explanation: Explanation, options: dict) -> tuple[str | None, Graph
         old = widest.get(step.input)
         if old is None or len(_short(step.grad)) > len(_short(old)):
             widest[step.input] = step.grad
-    options = {"grads": widest, **options}
+    accepted = inspect.signature(draw_graph).parameters
+    local = "local_grads" if "local_grads" in accepted else "show_local"
+    options = {"grads": widest, local: True, **options}
     drawn = draw_graph(explanation.root, **options)
     try:
         svg = drawn.svg()
     except GraphTooLarge as error:  # refused at once, or dot ran out of time
-        return None, drawn, f"No drawing: {error}. The table below has every step."
-    except (RuntimeError, OSError):  # no dot program
-        return None, drawn, INSTALL_GRAPHVIZ
-    return inline_svg(svg), drawn, ""
+        return _Drawing(None, None, None,
+                        f"No drawing: {error}. The tables below have every step.")
+    except (RuntimeError, OSError):  # no dot program: the browser lays it out
+        return _Drawing(None, drawn.source, drawn, DRAWING_IN_BROWSER)
+    return _Drawing(inline_svg(svg), None, drawn, "")
+
+
+def _legend(drawn: Graph) -> str:
+    """What the colours and highlights mean: the drawer's legend when it has one."""
+    own = getattr(drawn, "legend_html", None)
+    if callable(own):
+        return f'<div id="legend">{own()}</div>'
+    roles = "".join(
+        f'<li><span class="swatch" style="background:{colour}"></span>{html.escape(role)}</li>'
+        for role, colour in ROLE_COLOURS.items())
+    marks = (
+        '<li><span class="swatch mark-target"></span>the node computed now, or receiving '
+        'gradient now</li>'
+        '<li><span class="swatch mark-source"></span>its inputs (forward), or the node '
+        'passing gradient back (backward)</li>'
+        '<li><span class="swatch faded"></span>not computed yet, or gradient not final yet</li>'
+        '<li>numbers on edges: the local derivative d(out)/d(in)</li>'
+        '<li>grad cell: red positive, blue negative, paler near 0</li>')
+    return f'<div id="legend"><ul>{roles}{marks}</ul></div>'
+
+
+def _name_latex(explanation: Explanation, node: Value) -> str:
+    """A node's LaTeX name, in parentheses when it is an expression (``\\partial (a\\,b)``)."""
+    text = explanation.notation.latex(node)
+    simple = explanation.notation.is_label(node) or explanation.notation.is_short(node)
+    return text if simple else rf"\left({text}\right)"
+
+
+def chain_latex(explanation: Explanation, step: Step) -> str:
+    r"""The step's chain rule in LaTeX with names and numbers: the step's own
+    ``chain_latex()`` when it has one, else the contribution it adds to the input's
+    gradient, ``d root/d node * d node/d input = upstream * local formula =
+    upstream * local = contribution`` (each part written once)."""
+    own = getattr(step, "chain_latex", None)
+    if callable(own):
+        return own()
+    root = _name_latex(explanation, explanation.root)
+    node = _name_latex(explanation, step.node)
+    up = factor(number_piece(step.upstream, latex=True), latex=True)
+    local_value = factor(number_piece(step.local, latex=True), latex=True)
+    piece = explanation.notation.local_piece(step.node, step.position, latex=True)
+    local_written = factor(piece, latex=True)
+    x = _name_latex(explanation, step.input)
+    parts = [rf"\frac{{\partial {root}}}{{\partial {node}}} \cdot "
+             rf"\frac{{\partial {node}}}{{\partial {x}}}"]
+    if local_written != local_value:
+        parts.append(rf"{up} \cdot {local_written}")
+    parts.append(rf"{up} \cdot {local_value}")
+    parts.append(latex_number(step.contribution))
+    return " = ".join(parts)
+
+
+def _maths(explanation: Explanation, fsteps: list[ForwardStep]) -> str:
+    """Every step's formula as MathML, in hidden elements the script shows one at a time."""
+    out = ['<div id="maths" hidden>']
+    out.extend(f'<div id="math-f{f.number}">{mathml(f.latex, display=True)}</div>'
+               for f in fsteps)
+    out.extend(f'<div id="math-b{s.number}">{mathml(chain_latex(explanation, s), display=True)}'
+               '</div>' for s in explanation)
+    out.append("</div>")
+    return "".join(out)
 
 
 def _short(x: float) -> str:
@@ -139,6 +266,14 @@ def _short(x: float) -> str:
 def _plus(before: float, contribution: float, grad: float) -> str:
     """``before + contribution = grad``, a negative contribution in parentheses."""
     return f"{number(before)} + {factor(number_piece(contribution))} = {number(grad)}"
+
+
+def _local(step: Step) -> str:
+    """The local derivative for the side panel: ``b = -3``, a bare number once (``1``)."""
+    written = step.notation.local_piece(step.node, step.position).text() \
+        if step.notation is not None else step.local_formula
+    value = number(step.local)
+    return value if written == value else f"{written} = {value}"
 
 
 def _step_edges(step: Step, drawn: Graph) -> tuple[list[str], list[str]]:
@@ -154,7 +289,18 @@ def _step_edges(step: Step, drawn: Graph) -> tuple[list[str], list[str]]:
     return [into, out], [drawn.op_id(step.node)]
 
 
-def _data(explanation: Explanation, drawn: Graph | None) -> dict:
+def _forward_edges(node: Value, drawn: Graph) -> tuple[list[str], list[str]]:
+    """The SVG ids of the edges into ``node``'s op and out of it, and of the op node."""
+    try:
+        edges = [drawn.edge_id(node, i) for i in range(len(node.inputs))]
+        edges.append(drawn.edge_id(node, None))
+    except ValueError:
+        return [], []
+    return edges, [drawn.op_id(node)]
+
+
+def _data(explanation: Explanation, drawn: Graph | None, fsteps: list[ForwardStep],
+          forward: bool) -> dict:
     """Everything the script needs, as strings and small integers (JSON has no nan/inf).
 
     ``drawn`` is the drawing shown on the page, or None for a page without one.
@@ -173,7 +319,7 @@ def _data(explanation: Explanation, drawn: Graph | None) -> dict:
             "node": ids[s.node], "input": ids[s.input], "position": s.position,
             "nodeName": s.node_name, "inputName": s.input_name,
             "upstream": number(s.upstream), "formula": s.local_formula,
-            "latex": s.local_latex, "rule": s.formula, "local": number(s.local),
+            "latex": s.local_latex, "rule": s.formula, "local": _local(s),
             "product": f"{s.product()} = {number(s.contribution)}",
             "sum": _plus(s.grad_before, s.contribution, s.grad),
             "contribution": number(s.contribution), "before": number(s.grad_before),
@@ -181,13 +327,31 @@ def _data(explanation: Explanation, drawn: Graph | None) -> dict:
             "colour": grad_colour(s.grad) if drawn else "", "sentence": s.sentence(),
             "edges": edge_list, "ops": op_ids,
         })
+    computed: dict[Value, int] = {}
+    fdata = []
+    for f in fsteps:
+        computed[f.node] = f.number
+        edge_list, op_ids = _forward_edges(f.node, drawn) if drawn is not None else ([], [])
+        where = explanation.notation.where_text((f.node, *f.node.inputs))
+        fdata.append({
+            "node": ids[f.node], "name": f.name, "text": f.text(),
+            "sentence": f.sentence() + (f" ({where})" if where else ""),
+            "expression": f.expression, "numbers": f.numbers, "value": number(f.value),
+            "inputs": [ids[x] for x in f.node.inputs],
+            "inputNames": [explanation.names[x] for x in f.node.inputs],
+            "edges": edge_list, "ops": op_ids,
+        })
     nodes = [
         {"id": ids[n], "name": explanation.names[n], "data": number(n.data),
-         "last": last.get(n, 0), "leaf": n.is_leaf()}
+         "last": last.get(n, 0), "leaf": n.is_leaf(), "computed": computed.get(n, 0)}
         for n in explanation.order
     ]
+    leaves = [f"{explanation.names[n]} = {number(n.data)}" for n in explanation.notation.order
+              if n.is_leaf() and n in ids]
     return {"root": ids[explanation.root], "rootName": explanation.names[explanation.root],
-            "start": explanation.start(),
+            "start": explanation.start(), "forward": fdata, "hasForward": forward,
+            "forwardStart": ("Forward pass: the inputs are " + ", ".join(leaves) + ". Press "
+                             "Next (or the right arrow) to compute each node from its inputs."),
             "seed": number(explanation.seed), "seedShort": _short(explanation.seed),
             "seedColour": grad_colour(explanation.seed) if drawn else "",
             "unknownColour": grad_colour(None) if drawn else "", "steps": steps,
