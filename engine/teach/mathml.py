@@ -84,12 +84,17 @@ def mathml(latex: str, display: bool = False) -> str:
 # (else it spaces it as a binary minus, "( - 3)"); a function name such as tanh is
 # followed by a thin space ("tanh 2", not "tanh2").
 _SIGN = re.compile(r"(<mo[^>]*>[^<]*</mo>|<mrow>)<mo>(&#x02212;|-)</mo>")
-_FUNCTION = re.compile(r"(<mi>(?:sin|cos|tan|tanh|sinh|cosh|exp|log|ln|max|min|sigmoid|"
+_FUNCTION = re.compile(r"(?<!<msup>)(<mi>(?:sin|cos|tan|tanh|sinh|cosh|exp|log|ln|max|min|sigmoid|"
                        r"softplus|relu|sgn|sign)</mi>)(?!<mspace|<mo)")
+
+
+_POWERED = re.compile(r"(<msup><mi>(?:sin|cos|tan|tanh|sinh|cosh|exp|log|ln)</mi>"
+                      r"(?:<mrow>)?<mn>\d+</mn>(?:</mrow>)?</msup>)(?!<mspace|<mo)")
 
 
 def _spacing(markup: str) -> str:
     markup = _SIGN.sub(r'\1<mo form="prefix">\2</mo>', markup)
+    markup = _POWERED.sub(r'\1<mspace width="0.167em" />', markup)
     return _FUNCTION.sub(r'\1<mspace width="0.167em" />', markup)
 
 
