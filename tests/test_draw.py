@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -180,6 +181,39 @@ def test_show_local_writes_the_local_derivative_on_each_edge():
     es = {e[0]: e[2] for e in edges(draw_graph(y, show_local=True).source) if e[1] == "op2"}
     assert edge_label(es["v0"]) == "5" and edge_label(es["v1"]) == "2"  # d(ab)/da = b
     assert all(edge_label(e[2]) is None for e in edges(draw_graph(y).source))
+
+
+def test_local_grads_labels_every_input_edge_with_its_local_derivative():
+    # Derived by hand: d(ab)/da = b, d(ab)/db = a, d(tanh u)/du = 1 - tanh(u)^2,
+    # d(a*a)/da = a on each of its two edges.
+    a, b = Value(0.5, label="a"), Value(-2.0, label="b")
+    u = a * b
+    y = u.tanh() + a * a
+    source = draw_graph(y, local_grads=True).source
+    ids = {"a": "v0", "b": "v1"}
+    by_edge = {(t, h): attrs for t, h, attrs in edges(source)}
+    mul_op = next(h for (t, h) in by_edge if t == ids["b"])
+    assert edge_label(by_edge[(ids["a"], mul_op)]) == number(-2.0)
+    assert edge_label(by_edge[(ids["b"], mul_op)]) == number(0.5)
+    tanh_in = [attrs for t, h, attrs in edges(source) if h.startswith("op") and "tanh" in
+               nodes(source)[h]]
+    assert [edge_label(x) for x in tanh_in] == [number(1 - math.tanh(-1.0) ** 2)]
+    square = [attrs for t, h, attrs in edges(source) if t == ids["a"] and h != mul_op]
+    assert [edge_label(x) for x in square] == [number(0.5), number(0.5)]
+    # every input edge into an op carries one, in the small edge font; op -> node edges none
+    for t, h, attrs in edges(source):
+        if h.startswith("op"):
+            assert edge_label(attrs) is not None and "fontsize=9" in attrs, (t, h, attrs)
+        else:
+            assert edge_label(attrs) is None
+    # the older name means the same
+    assert draw_graph(y, show_local=True).source == source
+    assert all(edge_label(e[2]) is None for e in edges(draw_graph(y).source))
+
+
+def test_local_grads_must_be_a_bool():
+    with pytest.raises(TypeError, match="local_grads= takes True or False"):
+        draw_graph(Value(1.0) * 2, local_grads=1)
 
 
 def test_leaf_root():

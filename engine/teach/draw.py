@@ -83,6 +83,7 @@ _POSITIVE = (0xD6, 0x60, 0x4D)  # full-strength red for large positive gradients
 _NEGATIVE = (0x43, 0x93, 0xC3)  # full-strength blue for large negative gradients
 _FADED = "#aaaaaa"  # text and borders of nodes whose gradient is not final yet
 _FONT = "Helvetica"
+_LOCAL_SIZE = 9  # pt: local derivatives on edges, smaller than the boxes' 11 pt
 _HOT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2'
 _HOT_CURRENT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=3.5'
 
@@ -556,7 +557,7 @@ def _value_node(plan: _Plan, node: Value) -> str:
         cells.append(_grad_cell(plan, node, faded))
     classes = " ".join(["value", role] + (["path"] if hot else []) + (["pending"] if faded else []))
     label = _table(["".join(cells)], hot, faded)
-    return f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, label=<{label}>];'
+    return f'{node_id} [id="{node_id}", class="{classes}", shape=plain, label=<{label}>];'
 
 
 def _op_node(plan: _Plan, node: Value) -> str:
@@ -586,7 +587,7 @@ def _neuron_node(plan: _Plan, node: Value, key: int) -> str:
     classes = "neuron" + (" path" if hot else "") + (" pending" if faded else "")
     node_id = plan.ids[node]
     return (
-        f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, '
+        f'{node_id} [id="{node_id}", class="{classes}", shape=plain, '
         f"label=<{_table(rows, hot, faded)}>];"
     )
 
@@ -632,6 +633,11 @@ def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
     return lines
 
 
+def _local_label(local: float) -> str:
+    """An edge's label: the local derivative, small and dark grey beside the line."""
+    return f'label=<{_text(number(local))}>, fontsize={_LOCAL_SIZE}, fontcolor="#333333"'
+
+
 def _op_edges(plan: _Plan, node: Value) -> list[str]:
     """The edge op -> node, then one edge per input into the op (``a * a`` has two)."""
     k, ids, current = plan.index[node], plan.ids, plan.options.current
@@ -648,7 +654,7 @@ def _op_edges(plan: _Plan, node: Value) -> list[str]:
         this_current = is_current and current is not None and current[1] == position
         hot = i in plan.on_path or this_current
         if plan.options.show_local or hot:
-            attrs.append(f"label=<{number(local)}>")
+            attrs.append(_local_label(local))
         if this_current:
             attrs.append('class="current"')
         style = _HOT_CURRENT if this_current else (_HOT if hot else "")
@@ -745,6 +751,7 @@ def draw_graph(
     rankdir: str = "LR",
     show_grad: bool = True,
     show_local: bool = False,
+    local_grads: bool = False,
     highlight: Value | Iterable[Value] | None = None,
     group: str | None = None,
     collapse: bool = False,
@@ -766,7 +773,10 @@ def draw_graph(
         root: the Value to draw, with everything it was computed from.
         rankdir: Graphviz direction, "LR" (inputs left, root right), "TB", "RL", "BT".
         show_grad: show each node's gradient cell.
-        show_local: write the local derivative d(out)/d(input) on every input edge.
+        local_grads: write the local derivative d(node)/d(input) on every input
+            edge, as a number in a small font: the factor the chain rule multiplies
+            by there (the page shows them beside its step-by-step sentences).
+        show_local: the same as ``local_grads`` (its older name).
         highlight: a Value (usually a leaf) or Values: draw every path from them to
             ``root`` in the highlight colour, with local derivatives on its edges
             (see ``engine.teach.paths.gradient_paths`` for the same paths as numbers).
@@ -792,8 +802,11 @@ def draw_graph(
     Raises:
         TypeError / ValueError: an argument of the wrong type or value, naming it.
     """
+    if not isinstance(local_grads, bool):
+        raise TypeError(f"draw_graph: local_grads= takes True or False, got {local_grads!r}")
     options = _check_arguments(root, rankdir, show_grad, show_local, highlight, group,
                                collapse, grads, current, done, title, parameters)
+    options.show_local = options.show_local or local_grads
     plan = _plan(options)
     statements, counts = _node_statements(plan)
     edges = _edge_statements(plan)
