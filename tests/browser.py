@@ -69,6 +69,8 @@ class Browser:
         os.close(from_child)
         self._buffer = b""
         self._next_id = 0
+        #: the DevTools events received so far (e.g. ``Network.requestWillBeSent``)
+        self.events: list[dict] = []
         self._session = None
         try:
             self._attach()
@@ -92,6 +94,8 @@ class Browser:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply.get("result", {})
+            if "method" in reply:  # an event: kept for the tests that look at them
+                self.events.append(reply)
 
     def _read(self, deadline: float) -> dict:
         while b"\0" not in self._buffer:
@@ -127,6 +131,57 @@ class Browser:
         if "exceptionDetails" in result:
             raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def requests(self) -> list[str]:
+        """The URLs the page has asked for since ``watch_network()``."""
+        return [e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"]
+
+    def watch_network(self) -> None:
+        """Record every request from now on, then reload the page so its loading counts."""
+        self.send("Network.enable")
+        self.send("Page.enable")
+        self.send("Page.reload", {"ignoreCache": True})
+        time.sleep(0.2)
+
+    def evaluate_in_frame(self, expression: str):
+        """The JSON value of an expression in the page's first child frame (an ``<iframe>``,
+        a sandboxed ``srcdoc`` one too: the DevTools protocol reaches it when the
+        parent's scripts cannot)."""
+        main = self.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
+        self.send("Runtime.enable")  # reports every context, the existing ones too
+        for event in self.events:
+            if event.get("method") != "Runtime.executionContextCreated":
+                continue
+            context = event["params"]["context"]
+            aux = context.get("auxData", {})
+            if aux.get("isDefault") and aux.get("frameId") != main:
+                result = self.send("Runtime.evaluate", {
+                    "expression": expression, "contextId": context["id"],
+                    "returnByValue": True, "awaitPromise": True})
+                if "exceptionDetails" in result:
+                    raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
+                return result["result"].get("value")
+        raise RuntimeError("no child frame found in the page")
+
+    def wheel(self, x: float, y: float, delta_y: float) -> None:
+        """A mouse wheel turn at (x, y) in CSS px (negative ``delta_y``: away, zoom in)."""
+        self.send("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": x, "y": y,
+                                               "deltaX": 0, "deltaY": delta_y})
+
+    def drag(self, start: tuple[float, float], end: tuple[float, float], steps: int = 5) -> None:
+        """Press the left button at ``start``, move to ``end`` in ``steps``, release."""
+        self.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": start[0],
+                                               "y": start[1], "button": "left",
+                                               "buttons": 1, "clickCount": 1})
+        for k in range(1, steps + 1):
+            x = start[0] + (end[0] - start[0]) * k / steps
+            y = start[1] + (end[1] - start[1]) * k / steps
+            self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y,
+                                                   "button": "left", "buttons": 1})
+        self.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": end[0],
+                                               "y": end[1], "button": "left", "buttons": 0,
+                                               "clickCount": 1})
 
     def wait_for(self, expression: str) -> None:
         """Poll until a JavaScript expression is truthy."""

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..value import Value
+from .explain import constant_nodes
 from .notation import Notation, latex_number, number, number_piece, write
 
 __all__ = ["ForwardStep", "forward_steps", "forward_inputs"]
@@ -77,15 +78,27 @@ def _once(parts: Sequence[str]) -> list[str]:
     return out
 
 
-def forward_steps(root: Value, notation: Notation | None = None) -> list[ForwardStep]:
+def forward_steps(root: Value, notation: Notation | None = None, *,
+                  constants: bool = True) -> list[ForwardStep]:
     """The forward pass that computed ``root``: one ``ForwardStep`` per op node,
     every input before the nodes that use it (leaves have no step: they are given).
 
     ``notation`` (default: ``Notation(root)``) names the nodes; pass an
     explanation's ``.notation`` so that both passes use the same names.
+    ``constants=False`` leaves out the nodes computed from constants only (as
+    ``explain`` leaves out the steps into them by default).
+
+    >>> from engine import Value
+    >>> x = Value(3.0, label="x")
+    >>> y = x * (Value(2.0) + 4.0)
+    >>> [s.text() for s in forward_steps(y)]
+    ['2 + 4 = 6', 'x * (2 + 4) = 3 * 6 = 18']
+    >>> [s.text() for s in forward_steps(y, constants=False)]
+    ['x * (2 + 4) = 3 * 6 = 18']
 
     Raises:
-        TypeError: ``root`` is not a Value, or ``notation`` not a Notation.
+        TypeError: ``root`` is not a Value, ``notation`` not a Notation, or
+            ``constants`` not a bool.
     """
     if not isinstance(root, Value):
         raise TypeError(f"forward_steps() needs the Value whose forward pass to tell (e.g. the "
@@ -95,10 +108,14 @@ def forward_steps(root: Value, notation: Notation | None = None) -> list[Forward
     elif not isinstance(notation, Notation):
         raise TypeError(f"forward_steps: notation must be a Notation (e.g. an explanation's "
                         f".notation) or None, got {type(notation).__name__} {notation!r}")
+    if not isinstance(constants, bool):
+        raise TypeError(f"forward_steps: constants must be True or False (False leaves out "
+                        f"the nodes computed from constants only), got {constants!r}")
+    skipped = set() if constants else constant_nodes(notation.order)
     steps: list[ForwardStep] = []
     for node in notation.order:
         rule = node.rule
-        if rule is None:  # a leaf: its value is given, not computed
+        if rule is None or node in skipped:  # a leaf: its value is given, not computed
             continue
         values = [number_piece(x.data) for x in node.inputs]
         values_latex = [number_piece(x.data, latex=True) for x in node.inputs]

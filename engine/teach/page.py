@@ -39,6 +39,7 @@ from __future__ import annotations
 import html
 import inspect
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -118,7 +119,10 @@ def render_page(explanation: Explanation, title: str | None = None,
     root_name = explanation.names[explanation.root]
     title = visible(title) if title is not None else f"Backpropagation through {root_name}"
     drawing = _drawing(explanation, draw_options) if graph else _Drawing(None, None, None, "")
-    fsteps = forward_steps(explanation.root, explanation.notation) if forward else []
+    # the forward pass leaves out what the backward pass leaves out: constants
+    hides = getattr(explanation, "hidden_constants", 0) > 0
+    fsteps = forward_steps(explanation.root, explanation.notation,
+                           constants=not hides) if forward else []
     data = _data(explanation, drawing.graph, fsteps, forward)
     data["title"] = title
     data["dot"] = drawing.dot
@@ -247,13 +251,31 @@ def chain_latex(explanation: Explanation, step: Step) -> str:
     return " = ".join(parts)
 
 
+_CHAR_ENTITY = re.compile(r"&#x([0-9A-Fa-f]+);")
+_FENCE = re.compile(r' stretchy="true" fence="true" form="(?:prefix|postfix)"')
+
+
+def _compact(markup: str) -> str:
+    """MathML made smaller for the page, the same to the browser: no ``xmlns`` (HTML
+    knows ``<math>``), characters instead of their entities (but ``<``, ``>``, ``&``
+    and quotes), and no attributes that brackets have anyway (``stretchy``, ``fence``)."""
+    markup = markup.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")
+    markup = _FENCE.sub("", markup)
+
+    def char(m: re.Match) -> str:
+        ch = chr(int(m.group(1), 16))
+        return m.group(0) if ch in "<>&\"'" or not ch.isprintable() else ch
+    return _CHAR_ENTITY.sub(char, markup)
+
+
 def _maths(explanation: Explanation, fsteps: list[ForwardStep]) -> str:
     """Every step's formula as MathML, in hidden elements the script shows one at a time."""
     out = ['<div id="maths" hidden>']
-    out.extend(f'<div id="math-f{f.number}">{mathml(f.latex, display=True)}</div>'
+    out.extend(f'<div id="math-f{f.number}">{_compact(mathml(f.latex, display=True))}</div>'
                for f in fsteps)
-    out.extend(f'<div id="math-b{s.number}">{mathml(chain_latex(explanation, s), display=True)}'
-               '</div>' for s in explanation)
+    out.extend(f'<div id="math-b{s.number}">'
+               f'{_compact(mathml(chain_latex(explanation, s), display=True))}</div>'
+               for s in explanation)
     out.append("</div>")
     return "".join(out)
 
