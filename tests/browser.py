@@ -71,6 +71,7 @@ class Browser:
         self._next_id = 0
         #: the DevTools events received so far (e.g. ``Network.requestWillBeSent``)
         self.events: list[dict] = []
+        self._frames: dict[str, str] = {}  # child frame target -> its session
         self._session = None
         try:
             self._attach()
@@ -80,11 +81,17 @@ class Browser:
 
     # --- protocol ----------------------------------------------------------------
 
-    def send(self, method: str, params: dict | None = None, session: bool = True) -> dict:
-        """Send one command and return its result (raises RuntimeError on a protocol error)."""
+    def send(self, method: str, params: dict | None = None,
+             session: bool | str = True) -> dict:
+        """Send one command and return its result (raises RuntimeError on a protocol error).
+
+        ``session``: True for the page, False for the browser itself, or the id of
+        another session (a frame attached by ``evaluate_in_frame``)."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session and self._session:
+        if isinstance(session, str):
+            message["sessionId"] = session
+        elif session and self._session:
             message["sessionId"] = self._session
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + self.timeout
@@ -145,24 +152,24 @@ class Browser:
         time.sleep(0.2)
 
     def evaluate_in_frame(self, expression: str):
-        """The JSON value of an expression in the page's first child frame (an ``<iframe>``,
-        a sandboxed ``srcdoc`` one too: the DevTools protocol reaches it when the
-        parent's scripts cannot)."""
-        main = self.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
-        self.send("Runtime.enable")  # reports every context, the existing ones too
-        for event in self.events:
-            if event.get("method") != "Runtime.executionContextCreated":
-                continue
-            context = event["params"]["context"]
-            aux = context.get("auxData", {})
-            if aux.get("isDefault") and aux.get("frameId") != main:
-                result = self.send("Runtime.evaluate", {
-                    "expression": expression, "contextId": context["id"],
-                    "returnByValue": True, "awaitPromise": True})
-                if "exceptionDetails" in result:
-                    raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
-                return result["result"].get("value")
-        raise RuntimeError("no child frame found in the page")
+        """The JSON value of an expression in the page's child frame (an ``<iframe>``,
+        a sandboxed ``srcdoc`` one too). Chromium runs such a frame as its own target:
+        it is attached to once, and the expression evaluated there."""
+        frames = [t for t in self.send("Target.getTargets", session=False)["targetInfos"]
+                  if t["type"] == "iframe"]
+        if not frames:
+            raise RuntimeError("no child frame found in the page")
+        target = frames[0]["targetId"]
+        if target not in self._frames:
+            self._frames[target] = self.send("Target.attachToTarget",
+                                             {"targetId": target, "flatten": True},
+                                             session=False)["sessionId"]
+        result = self.send("Runtime.evaluate", {"expression": expression,
+                                                "returnByValue": True, "awaitPromise": True},
+                           session=self._frames[target])
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
+        return result["result"].get("value")
 
     def wheel(self, x: float, y: float, delta_y: float) -> None:
         """A mouse wheel turn at (x, y) in CSS px (negative ``delta_y``: away, zoom in)."""

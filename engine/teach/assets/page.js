@@ -114,7 +114,9 @@
     if (!svg) return;
     setView({ cx: view.cx - dx / view.s, cy: view.cy - dy / view.s, s: view.s });
   }
-  function fit() { if (svg) { home = fitted(); setView(home); } }
+  // fit: the whole drawing if it can be read so, else as much as can, with the
+  // current step's node in view
+  function fit() { if (svg) { home = fitted(); setView(home); keepInView(focusNode()); } }
   function keepInView(g) {  // the step's node in the box, without scrolling the page
     if (!g || !svg) return;
     var r = g.getBoundingClientRect(), b = graphBox.getBoundingClientRect();
@@ -193,6 +195,11 @@
   }
 
   // --- one position of the page: the forward step fk, or the backward step k ----------
+  function focusNode() {  // the node the current step is about
+    var forward = pos < F, fk = forward ? pos : nf, k = forward ? 0 : pos - F;
+    if (forward) return nodeEls[fk ? D.forward[fk - 1].node : D.root];
+    return nodeEls[k ? D.steps[k - 1].input : D.root];
+  }
   function toggle(el, cls, on) { if (el) el.classList.toggle(cls, on); }
   function show(p) {
     p = Math.max(0, Math.min(total, p | 0));
@@ -249,7 +256,7 @@
     forwardRows.forEach(function (tr, i) {
       tr.classList.toggle("current", !!fcur && i === fk - 1);
     });
-    keepInView(nodeEls[cur ? cur.input : fcur ? fcur.node : D.root]);
+    keepInView(focusNode());
     current.textContent = "";
     var sentence = document.getElementById("sentence");
     if (fcur) {
