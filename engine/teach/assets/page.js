@@ -245,12 +245,20 @@
       tr.classList.toggle("changed", cur ? cur.input === n.id : !!fcur && fcur.node === n.id);
       tr.classList.toggle("pending", forward ? !known : !reached);
     });
-    var hot = cur || fcur;
+    var hot = cur || fcur, later = {};
+    if (forward) {  // the edges (and their local derivatives) of nodes not computed yet
+      D.forward.slice(fk).forEach(function (f) {
+        f.edges.forEach(function (id) { later[id] = true; });
+        f.ops.forEach(function (id) { later[id] = true; });
+      });
+    }
     Object.keys(nodeEls).forEach(function (id) {
       nodeEls[id].classList.toggle("cr-op", !!hot && hot.ops.indexOf(id) >= 0);
+      if (/^op/.test(id)) nodeEls[id].classList.toggle("cr-pending", !!later[id]);
     });
     Object.keys(edgeEls).forEach(function (id) {
       edgeEls[id].classList.toggle("cr-current", !!hot && hot.edges.indexOf(id) >= 0);
+      edgeEls[id].classList.toggle("cr-later", !!later[id]);
     });
     stepRows.forEach(function (tr, i) { tr.classList.toggle("current", !!cur && i === k - 1); });
     forwardRows.forEach(function (tr, i) {
