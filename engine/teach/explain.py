@@ -12,7 +12,18 @@ contribution (upstream x local) and the input's gradient so far. The numbers
 are the ones ``backward()`` computes, bit for bit: the tests check it with
 ``==``.
 
-The ``Explanation`` prints as a text table, shows as an HTML table in Jupyter,
+Every step runs; what is *shown* can be chosen, and never changes a number. By
+default the steps into constants are left out (the numbers mixed into the
+expression, targets given as numbers, a mean's divisor, the 1/2 of a loss: see
+``constant_nodes``) and those into an ``nn`` model's inputs (``data_leaves``);
+``explain(root, constants=True)`` shows them, ``explain(root, only=[w])`` keeps the
+steps on the paths into ``w``. The text says what it left out.
+
+Each step also has its chain rule in LaTeX (``Step.chain_latex``), with the graph's
+names and numbers; ``Explanation.to_latex`` gives them all as an ``align*`` block.
+
+The ``Explanation`` prints as a text table, shows as an HTML table in Jupyter (with
+each step's chain rule typeset by the notebook's MathJax),
 draws the graph at any step (``.graph(step=k)``, needs Graphviz), steps through it
 with a notebook slider (``.stepper()``, needs ipywidgets) and writes a
 self-contained step-through web page (``.to_html(path)``, see ``engine/page.py``).
@@ -30,9 +41,9 @@ from ..backward import backward_order
 from ..value import Value
 from .notation import Notation, factor, latex_number, number, number_piece
 from .tables import html_table, text_table
-from .templates import ATOM
+from .templates import ATOM, LEFT_FACTOR, RIGHT_FACTOR, Piece
 
-__all__ = ["Step", "Explanation", "explain"]
+__all__ = ["Step", "Explanation", "explain", "constant_nodes", "data_leaves"]
 
 #: Rows shown by the Jupyter displays before "... N more steps" (print shows all).
 DISPLAY_ROWS = 200
@@ -178,19 +189,21 @@ class Step:
 
 
 def _wrapped(notation: Notation, node: Value) -> str:
-    """A node's LaTeX name as the argument of ``\\partial``: in parentheses unless one item."""
+    """A node's LaTeX name as the argument of ``\\partial``: in parentheses unless it is
+    one symbol (``\\partial w_{1}``, ``\\partial \\left(a \\, b\\right)``)."""
     piece = notation._latex_pieces()[node]
-    return factor(piece, latex=True) if piece.kind not in (ATOM,) else piece.text()
+    text = piece.text()
+    return text if piece.kind == ATOM else rf"\left({text}\right)"
 
 
-def _times(upstream, local) -> str:
+def _times(upstream: Piece, local: Piece) -> str:
     """``upstream \\cdot local`` in LaTeX, a factor 1 left out."""
     if local.text() == "1":
         return upstream.text()
     if upstream.text() == "1":
         return local.text()
-    left = factor(upstream, latex=True)
-    right = factor(local, latex=True)
+    left = upstream.text() if upstream.kind in LEFT_FACTOR else rf"\left({upstream.text()}\right)"
+    right = local.text() if local.kind in RIGHT_FACTOR else rf"\left({local.text()}\right)"
     dot = r" \cdot " if right[:1].isdigit() or right[:1] == "-" else r" \, "
     return left + dot + right
 
@@ -208,7 +221,10 @@ class Explanation(Sequence):
         order: the nodes in backward order (root first).
         hidden_constants: how many steps into constants ran but are not shown
             (``explain(root, constants=True)`` shows them).
+        hidden_data: how many steps into a model's inputs and targets (``data_leaves``)
+            ran but are not shown (``constants=True`` shows them too).
         hidden_off_path: how many steps off the paths into ``only`` are not shown.
+        only: the nodes ``explain(root, only=...)`` kept the paths into, or None.
         notation: how every node is written (``engine/teach/notation.py``).
         names: the name of every node (``notation.name``).
     """
@@ -216,10 +232,11 @@ class Explanation(Sequence):
     def __init__(self, root: Value, seed: float, steps: Sequence[Step],
                  order: Sequence[Value], notation: Notation,
                  before: Mapping[Value, float], *, hidden_constants: int = 0,
-                 hidden_off_path: int = 0, only: Sequence[Value] | None = None) -> None:
+                 hidden_data: int = 0, hidden_off_path: int = 0, only: Sequence[Value] | None = None) -> None:
         self.root = root
         #: steps that ran but are not shown: into constants, or off the ``only=`` paths
         self.hidden_constants = hidden_constants
+        self.hidden_data = hidden_data
         self.hidden_off_path = hidden_off_path
         self.only = only
         self.seed = seed
@@ -353,12 +370,18 @@ class Explanation(Sequence):
         """
         said = []
         root = self.names[self.root] if self.root.label else "root"
+        kinds = []
         if self.hidden_constants:
             n = self.hidden_constants
-            said.append(f"{n} step{'s' if n > 1 else ''} into constant{'s' if n > 1 else ' a'}"
-                        .replace("into constant a", "into a constant")
-                        + f" not shown (explain({root}, constants=True) shows "
-                        + ("them)" if n > 1 else "it)"))
+            kinds.append(f"{n} step{'s' if n > 1 else ''} into "
+                         + ("constants" if n > 1 else "a constant"))
+        if self.hidden_data:
+            n = self.hidden_data
+            kinds.append(f"{n} step{'s' if n > 1 else ''} into the model's inputs")
+        if kinds:
+            many = self.hidden_constants + self.hidden_data > 1
+            said.append(" and ".join(kinds) + f" not shown (explain({root}, constants=True) "
+                        f"shows {'them' if many else 'it'})")
         if self.hidden_off_path:
             n = self.hidden_off_path
             said.append(f"{n} step{'s' if n > 1 else ''} off the paths into only=[...] not "
@@ -529,6 +552,42 @@ def constant_nodes(order: Sequence[Value]) -> set[Value]:
     return constant
 
 
+def data_leaves(order: Sequence[Value]) -> set[Value]:
+    """The leaves of a model's graph that are none of its parameters: the inputs and
+    targets a model or a loss made from the numbers passed to it (``x1``, ``x2``).
+
+    A graph is a model's when some of its nodes were made inside a ``scope`` whose
+    owner has ``parameters()`` (the scope protocol, ``engine.value.scope``); a graph
+    with no such owner has no data leaves: a student's own labelled leaf is never
+    hidden. Constants (``constant_nodes``) are not counted here.
+
+    >>> from engine import Value
+    >>> x = Value(1.0, label="x")
+    >>> data_leaves([x, x * 2])
+    set()
+    """
+    owners: dict[int, Any] = {}
+    for node in order:
+        for owner in node.scope:
+            owners.setdefault(id(owner), owner)
+    parameters: set[Value] = set()
+    found = False
+    for owner in owners.values():
+        get = getattr(owner, "parameters", None)
+        if not callable(get):
+            continue
+        try:
+            owned = list(get())
+        except Exception:  # a student's owner whose parameters() fails: not a model
+            continue
+        found = True
+        parameters.update(p for p in owned if isinstance(p, Value))
+    if not found:
+        return set()
+    return {node for node in order
+            if node.is_leaf() and node.label and node not in parameters}
+
+
 def explain(root: Value, *, constants: bool = False,
             only: Iterable[Value] | None = None) -> Explanation:
     """Run the backward pass from ``root``, recording every step.
@@ -542,8 +601,9 @@ def explain(root: Value, *, constants: bool = False,
         root: the Value to differentiate (e.g. the loss).
         constants: show the steps into constants too (numbers mixed into the
             expression, targets given as numbers, a mean's divisor, the 1/2 of a
-            loss; see ``constant_nodes``). Hidden by default; the text says how many.
-            Label a leaf to see its gradient.
+            loss; see ``constant_nodes``) and into a model's inputs (``x1``, ``x2``:
+            ``data_leaves``). Hidden by default; the text says how many. Label a
+            leaf of your own expression to see its gradient.
         only: keep only the steps on the paths from ``root`` into these nodes
             (e.g. ``only=[w]`` or ``only=model.parameters()``).
 
@@ -584,8 +644,10 @@ def explain(root: Value, *, constants: bool = False,
     targets = _targets(only, notation.order, root)
     names = {node: notation.name(node) for node in order}
     constant = constant_nodes(notation.order)
+    data = data_leaves(notation.order)
     if targets is None:
-        shown = set(notation.order) if constants else set(notation.order) - constant
+        shown = set(notation.order) if constants else \
+            set(notation.order) - constant - data
     else:  # the nodes from which a target can be reached: the inputs of kept steps
         shown = set()
         for node in notation.order:  # inputs first
@@ -600,7 +662,7 @@ def explain(root: Value, *, constants: bool = False,
     seed = root.grad
     steps: list[Step] = []
     reached: set[Value] = set()
-    hidden_constants = hidden_off_path = 0
+    hidden_constants = hidden_data = hidden_off_path = 0
     for node in order:
         rule = node.rule
         if rule is None:  # a leaf: nothing to pass back
@@ -613,10 +675,12 @@ def explain(root: Value, *, constants: bool = False,
             first = x not in reached
             reached.add(x)
             if x not in shown:  # it ran; it is not shown
-                if x in constant and targets is None:
-                    hidden_constants += 1
-                else:
+                if targets is not None:
                     hidden_off_path += 1
+                elif x in data:
+                    hidden_data += 1
+                else:
+                    hidden_constants += 1
                 continue
             steps.append(Step(
                 number=len(steps) + 1, node=node, position=i, input=x, upstream=g,
@@ -627,5 +691,6 @@ def explain(root: Value, *, constants: bool = False,
                 local_latex=notation.local_latex(node, i), notation=notation, first=first,
             ))
     return Explanation(root, seed, steps, order, notation, before,
-                       hidden_constants=hidden_constants, hidden_off_path=hidden_off_path,
+                       hidden_constants=hidden_constants, hidden_data=hidden_data,
+                       hidden_off_path=hidden_off_path,
                        only=None if targets is None else tuple(targets))

@@ -58,10 +58,21 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Real
 
-from ..value import Value
 from ..ops import RULES
-from .templates import ATOM, NEG, POWER, PRODUCT, SUM, Piece, Template, flatten, parse, render, \
-    simplify
+from ..value import Value
+from .templates import (
+    ATOM,
+    NEG,
+    POWER,
+    PRODUCT,
+    SUM,
+    Piece,
+    Template,
+    flatten,
+    parse,
+    render,
+    simplify,
+)
 
 __all__ = ["DIGITS", "NAME_LIMIT", "precision", "set_precision", "current_digits", "number",
            "magnitude", "latex_number", "visible", "latex_label", "forward_order", "Notation",

@@ -600,11 +600,7 @@ def _exact(op: str, a: float, b: float) -> float | None:
             r, exact = a - b, Fraction(a) - Fraction(b)
         elif op == "*":
             r, exact = a * b, Fraction(a) * Fraction(b)
-        elif op == "/":
-            if b == 0:
-                return None
-            r, exact = a / b, Fraction(a) / Fraction(b)
-        else:
+        else:  # "/" stays written: 1 / (-2) says where its -0.5 comes from
             return None
     except (OverflowError, ValueError):
         return None
@@ -631,12 +627,7 @@ def simplify(tree: Tree, numbers: Sequence[float | None]) -> Tree:
     if kind == "num":
         return tree
     if kind == "neg":
-        inner = simplify(tree[1], numbers)
-        if inner[0] == "num":
-            return ("num", -inner[1])
-        if inner[0] == "neg":
-            return inner[1]
-        return ("neg", inner)
+        return _negate(simplify(tree[1], numbers))
     if kind == "call":
         return ("call", tree[1], tuple(simplify(a, numbers) for a in tree[2]))
     if kind == "cond":
@@ -662,7 +653,7 @@ def simplify(tree: Tree, numbers: Sequence[float | None]) -> Tree:
         if rv == 1.0:
             return left
         if lv == -1.0:
-            return simplify(("neg", right), ())
+            return _negate(right)
     elif op == "/":
         if rv == 1.0:
             return left
@@ -675,8 +666,17 @@ def simplify(tree: Tree, numbers: Sequence[float | None]) -> Tree:
         if rv == 0.0:
             return left
         if lv == 0.0:
-            return simplify(("neg", right), ())
+            return _negate(right)
     return ("bin", op, left, right)
+
+
+def _negate(tree: Tree) -> Tree:
+    """``-tree``, simplified as ``simplify`` would (``tree`` is simplified already)."""
+    if tree[0] == "num":
+        return ("num", -tree[1])
+    if tree[0] == "neg":
+        return tree[1]
+    return ("neg", tree)
 
 
 def _wrap(piece: Piece, allowed: frozenset, latex: bool) -> str:
@@ -710,7 +710,9 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
         if kind == "neg":
             return Piece.of("-" + _wrap(go(t[1]), NEGATED, latex), NEG)
         if kind == "call":
-            return call(t[1], [go(a) for a in t[2]], None)
+            piece = call(t[1], [go(a) for a in t[2]], None)
+            assert piece is not None  # with no power, a call is always written
+            return piece
         if kind == "cmp":
             op = {"<=": r"\le", ">=": r"\ge", "!=": r"\ne"}.get(t[1], t[1]) if latex else t[1]
             return Piece.of(f"{_wrap(go(t[2]), NOT_COND, latex)} {op} "
@@ -740,7 +742,8 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
             ls, rs = _wrap(lp, LEFT_FACTOR, latex), _wrap(rp, RIGHT_FACTOR, latex)
             if not latex:
                 return Piece.of(f"{ls} * {rs}", PRODUCT)
-            dot = r" \cdot " if rs[:1].isdigit() or rs[:1] == "-" else r" \, "
+            dot = (r" \cdot " if rs[:1].isdigit() or rs[:1] == "-"
+                   else " " if rp.kind == APPLY else r" \, ")
             return Piece.of(ls + dot + rs, PRODUCT)
         if op == "/":
             if latex:
@@ -752,7 +755,9 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
             return Piece.of(f"{_wrap(lp, BASE, latex)}^{{{rp.text()}}}", POWER)
         return Piece.of(f"{_wrap(lp, BASE, latex)}^{_wrap(rp, EXPONENT, latex)}", POWER)
 
-    def call(name: str, args: list[Piece], power: Piece | None) -> Piece:
+    def call(name: str, args: list[Piece], power: Piece | None) -> Piece | None:
+        """``name(args)``; with ``power``, ``\\tanh^{2} x`` if the function's LaTeX
+        is written before its argument, else None (the caller writes a power)."""
         if not latex:
             text = f"{name}({', '.join(a.text() for a in args)})"
             return Piece.of(text, ATOM)
@@ -762,12 +767,12 @@ def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = Fa
             if power is not None:
                 head = re.match(r"\\[A-Za-z]+", template)
                 if head is None or head.group(0) not in _FUNCTIONS:
-                    return None  # type: ignore[return-value]  # the caller wraps it
+                    return None
                 template = template.replace(head.group(0),
                                             f"{head.group(0)}^{{{power.text()}}}", 1)
             return Template.compile(template, names, True).fill(args)
         if power is not None:
-            return None  # type: ignore[return-value]
+            return None
         inner = ", ".join(a.text() for a in args)
         return Piece.of(rf"\operatorname{{{name}}}\left({inner}\right)", ATOM)
 
