@@ -46,7 +46,7 @@ def outlines(svg: str) -> dict[str, Outline]:
         if "node" not in (g.get("class") or "").split():
             continue
         title = g.find(f"{SVG}title").text
-        ellipse = g.find(f"{SVG}ellipse")
+        ellipse = next(g.iter(f"{SVG}ellipse"), None)  # (inside an <a> when it has a tooltip)
         if ellipse is not None:
             found[title] = Outline("ellipse", tuple(float(ellipse.get(k))
                                                    for k in ("cx", "cy", "rx", "ry")))
@@ -64,9 +64,10 @@ def arrow_tips(svg: str) -> list[tuple[str, str, tuple[float, float], float]]:
     for g in ET.fromstring(svg).iter(f"{SVG}g"):
         if "edge" not in (g.get("class") or "").split():
             continue
-        tail, head = g.find(f"{SVG}title").text.split("->")
-        end = _points(g.find(f"{SVG}path").get("d"))[-1]
-        arrow = g.find(f"{SVG}polygon")
+        # the title is "tail->head", with ":port" after a node that has ports
+        tail, head = (end.split(":")[0] for end in g.find(f"{SVG}title").text.split("->"))
+        end = _points(next(g.iter(f"{SVG}path")).get("d"))[-1]
+        arrow = next(g.iter(f"{SVG}polygon"))
         head_points = _points(arrow.get("points"))
         tip = max(head_points, key=lambda p: math.hypot(p[0] - end[0], p[1] - end[1]))
         tips.append((tail, head, tip, float(arrow.get("stroke-width", "1"))))
@@ -86,3 +87,40 @@ def size_pt(svg: str) -> tuple[float, float]:
     """The drawing's width and height in points (Graphviz writes ``width="123pt"``)."""
     root = ET.fromstring(svg)
     return tuple(float(root.get(k).removesuffix("pt")) for k in ("width", "height"))
+
+
+def font_sizes(svg: str) -> list[float]:
+    """The font size, in points, of every text in the drawing."""
+    return [float(t.get("font-size")) for t in ET.fromstring(svg).iter(f"{SVG}text")]
+
+
+def fitted_text_px(svg: str, screen: tuple[int, int] = (1280, 1024)) -> float:
+    """The smallest text's height in CSS pixels when the drawing is shown scaled down
+    (never up) to fit ``screen`` (a browser draws 1 pt as 4/3 px)."""
+    width, height = (v * 4 / 3 for v in size_pt(svg))
+    scale = min(1.0, screen[0] / width, screen[1] / height)
+    return min(font_sizes(svg)) * 4 / 3 * scale
+
+
+def port_cells(svg: str, fill: str) -> dict[str, list[Outline]]:
+    """Each node's cells filled with ``fill`` (e.g. the port cells), in drawing order."""
+    found: dict[str, list[Outline]] = {}
+    for g in ET.fromstring(svg).iter(f"{SVG}g"):
+        if "node" not in (g.get("class") or "").split():
+            continue
+        title = g.find(f"{SVG}title").text
+        for poly in g.iter(f"{SVG}polygon"):
+            if poly.get("fill") == fill:
+                pts = _points(poly.get("points"))
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                found.setdefault(title, []).append(
+                    Outline("box", (min(xs), min(ys), max(xs), max(ys))))
+    return found
+
+
+def tips_by_id(svg: str) -> dict[str, tuple[float, float]]:
+    """Each edge's element id (its DOT ``id``) -> the arrow's tip. (Graphviz's edge
+    titles keep a head port's compass side but not the port's name.)"""
+    ids = [g.get("id") for g in ET.fromstring(svg).iter(f"{SVG}g")
+           if "edge" in (g.get("class") or "").split()]
+    return {i: tip for i, (_, _, tip, _) in zip(ids, arrow_tips(svg))}

@@ -20,7 +20,7 @@ needs_dot = pytest.mark.skipif(
 )
 
 NODE = re.compile(r"^\s*(\w+) \[(.*)\];$")
-EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[(.*)\];$")
+EDGE = re.compile(r"^\s*(\w+) -> ([\w:]+) \[(.*)\];$")  # head: node or node:port:side
 
 
 def nodes(source: str) -> dict[str, str]:
@@ -468,10 +468,24 @@ def test_collapse_draws_one_node_per_neuron():
     n21 = mlp.children[1].children[0]
     assert g.node_id(out) == g.node_id(n21.w[0]) == g.node_id(n21.b)
     label = ns[g.node_id(out)]
-    assert "<b>layer 2, neuron 1</b>" in label and "tanh(w.x + b)" in label
-    assert f"data {out.data:.4g}<" in label and f"grad {out.grad:.4g}<" in label
+    # compact: the output's name, its data and delta = dL/dz (the lectures' delta), not dL/da
+    z = out.inputs[0]
+    assert "<b>a2.1</b>" in label and f"data {out.data:.4g}<" in label
+    assert f"δ {z.grad:.4g}<" in label and abs(z.grad - out.grad) > 0.01
+    assert f"grad {out.grad:.4g}<" not in label
+    assert 'tooltip="layer 2, neuron 1: tanh(w.x + b); δ = dL/dz2.1' in label
+    # each input edge ends in the port that names it: x1, x2 into layer 1, a1.k into layer 2
+    xs = {v.label: g.node_id(v) for v in backward_order(loss) if v.label in ("x1", "x2")}
+    first = g.node_id(mlp.children[0].children[0].b)
+    into = [(t, h) for t, h, _ in edges(g.source) if h.split(":")[0] == first]
+    assert into == [(xs["x1"], f"{first}:p0:w"), (xs["x2"], f"{first}:p1:w")]
+    assert '<td port="p0" bgcolor="#f7f7f7" cellpadding="1"><font point-size="10">x1</font>' in (
+        ns[first])
+    ports = re.findall(r'port="p\d"[^>]*><font[^>]*>([^<]*)<', label)
+    assert ports == ["a1.1", "a1.2", "a1.3"]
     for n in mlp.children[0].children:
-        assert (g.node_id(n.b), g.node_id(out)) in {(t, h) for t, h, _ in edges(g.source)}
+        assert (g.node_id(n.b), g.node_id(out)) in {(t, h.split(":")[0])
+                                                    for t, h, _ in edges(g.source)}
     # collapse inside layer clusters
     where = cluster_of(draw_graph(loss, collapse=True, group="neuron").source)
     assert where[g.node_id(out)] == ("layer 2",)
@@ -479,7 +493,7 @@ def test_collapse_draws_one_node_per_neuron():
     hot = draw_graph(loss, collapse=True, highlight=mlp.children[0].children[1].w[0])
     hot_edges = [(t, h) for t, h, a in edges(hot.source) if HIGHLIGHT in a]
     n12 = hot.node_id(mlp.children[0].children[1].b)
-    assert (n12, hot.node_id(out)) in hot_edges and len(hot_edges) == 1 + 4
+    assert (n12, hot.node_id(out) + ":p1:w") in hot_edges and len(hot_edges) == 1 + 4
 
 
 @needs_dot
@@ -518,7 +532,9 @@ def test_real_mlp_collapsed_has_one_node_per_neuron():
     for layer in model.layers:
         for n in layer.neurons:
             node = neurons[g.node_id(n.b)]
-            assert f"<b>{n.name}</b>" in node and n.formula in node
+            out = f"a{n.layer_index}.{n.index}" if n.activation != "linear" else (
+                f"z{n.layer_index}.{n.index}")
+            assert f"<b>{out}</b>" in node and f'tooltip="{n.name}: {n.formula};' in node
             assert all(g.node_id(w) == g.node_id(n.b) for w in n.w)
     # every other node drawn is an input x_j or part of the loss (outside every neuron)
     others = [v for v in backward_order(loss) if g.node_id(v) not in neurons]
@@ -527,7 +543,11 @@ def test_real_mlp_collapsed_has_one_node_per_neuron():
     values = [k for k, v in ns.items() if attr(v, "class").startswith("value")]
     assert len(values) == len(others)
     # x_j -> 16 first-layer neurons, 16 x 16 between hidden layers, 16 into the output neuron
-    neuron_edges = [(t, h) for t, h, _ in edges(g.source) if h in neurons]
+    neuron_edges = [(t, h) for t, h, _ in edges(g.source) if h.split(":")[0] in neurons]
+    # the first layer's edges end in ports x1, x2; 16 inputs are too many for ports
+    first_layer = {g.node_id(n.b) for n in model.layers[0].neurons}
+    for t, h in neuron_edges:
+        assert (":p" in h) == (h.split(":")[0] in first_layer), (t, h)
     assert len(neuron_edges) == 2 * 16 + 16 * 16 + 16 == len(set(neuron_edges))
 
 
@@ -562,8 +582,8 @@ def test_collapse_a_batch_draws_one_node_per_neuron_call():
     neurons = {k: v for k, v in ns.items() if attr(v, "class").startswith("neuron")}
     assert len(neurons) == 2 * 4
     assert g.node_id(o1) != g.node_id(o2)
-    assert "<b>layer 2, neuron 1 (call 1)</b>" in neurons[g.node_id(o1)]
-    assert "<b>layer 2, neuron 1 (call 2)</b>" in neurons[g.node_id(o2)]
+    assert 'tooltip="layer 2, neuron 1 (call 1): ' in neurons[g.node_id(o1)]
+    assert 'tooltip="layer 2, neuron 1 (call 2): ' in neurons[g.node_id(o2)]
     # shared parameters stay leaves, each with an edge to both calls of its neuron
     w = mlp.children[1].children[0].w[0]
     assert "parameter" in attr(ns[g.node_id(w)], "class")

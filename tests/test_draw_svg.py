@@ -6,8 +6,19 @@ its bytes, so they hold across Graphviz versions.
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from svg_geometry import arrow_tips, outlines, size_pt, tip_gaps
+from svg_geometry import (
+    arrow_tips,
+    fitted_text_px,
+    font_sizes,
+    outlines,
+    port_cells,
+    size_pt,
+    tip_gaps,
+    tips_by_id,
+)
 
 from engine import Value, dot_available, draw_graph
 
@@ -59,7 +70,10 @@ def test_every_arrow_tip_lies_on_its_head_nodes_outline(rankdir, options):
     assert all(d <= TOUCH for *_, d in gaps), [g for g in gaps if g[2] > TOUCH]
 
 
-@pytest.mark.parametrize("options", [{}, {"collapse": True}, {"group": "neuron"}])
+@pytest.mark.parametrize("options", [{}, {"collapse": True}, {"group": "neuron"},
+                                     {"collapse": True, "rankdir": "TB"},
+                                     {"collapse": True, "rankdir": "RL"},
+                                     {"collapse": True, "rankdir": "BT"}])
 def test_arrow_tips_touch_in_network_drawings(options):
     _, loss = mlp([3, 1])
     svg = draw_graph(loss, **options).svg()
@@ -77,3 +91,50 @@ def test_every_edge_ends_at_a_drawn_node():
     heights = {round(s.box[3] - s.box[1]) for n, s in shapes.items() if n.startswith("v")}
     assert heights == {20}, heights
     assert size_pt(svg)[1] < 80
+
+
+READABLE_PX = 11  # the smallest text size we call readable on a screen
+
+
+@pytest.mark.parametrize("title", [None, "MLP(2, [16, 16, 1]), collapse=True"])
+def test_a_collapsed_2_16_16_1_mlp_fits_a_1280_by_1024_screen_readably(title):
+    # Before: 1768 x 1178 pt (Graphviz 2.43), which shown on such a screen scaled its
+    # 11 pt text down to 8 px. Now about 1100 x 750 pt.
+    _, loss = mlp([16, 16, 1])
+    svg = draw_graph(loss, collapse=True, title=title).svg()
+    width, height = size_pt(svg)
+    assert width <= 1280 * 3 / 4 * 1.25 and height <= 1024 * 3 / 4 * 1.25, (width, height)
+    assert min(font_sizes(svg)) >= 10
+    assert fitted_text_px(svg) >= READABLE_PX, (size_pt(svg), fitted_text_px(svg))
+    gaps = tip_gaps(svg)
+    assert len(gaps) == 2 * 16 + 16 * 16 + 16 + 2 + 1 + 2  # into neurons; the loss's ops
+    assert all(d <= TOUCH for *_, d in gaps), [g for g in gaps if g[2] > TOUCH]
+
+
+def test_the_fit_measure_fails_the_old_layout():
+    # The same graph with the old spacing and one-row boxes does not fit readably.
+    _, loss = mlp([16, 16, 1])
+    source = draw_graph(loss, collapse=True).source
+    old = source.replace("ranksep=0.45", "ranksep=1.5").replace("nodesep=0.1", "nodesep=0.2")
+    from engine.teach.draw import _render
+
+    assert fitted_text_px(_render(old, "svg").decode()) < READABLE_PX
+
+
+@pytest.mark.parametrize("rankdir", ["LR", "TB", "RL", "BT"])
+def test_collapsed_edges_end_in_the_port_of_their_input(rankdir):
+    # A 2-3-1 MLP: x1, x2 into each first-layer neuron, a1.1..a1.3 into the output one;
+    # each arrow ends on the port cell that names its input, in the input's order.
+    _, loss = mlp([3, 1])
+    graph = draw_graph(loss, collapse=True, rankdir=rankdir)
+    svg = graph.svg()
+    cells = port_cells(svg, "#f7f7f7")
+    assert sorted(len(c) for c in cells.values()) == [2, 2, 2, 3]
+    tips = tips_by_id(svg)
+    ported = re.findall(r'-> (\w+):p(\d+):\w+ \[id="(\w+)"', graph.source)
+    assert len(ported) == 2 * 3 + 3
+    for head, port, edge in ported:
+        tip = tips[edge]
+        assert cells[head][int(port)].distance(*tip) <= TOUCH, (edge, port, tip)
+        others = [c for n, c in enumerate(cells[head]) if n != int(port)]
+        assert all(c.distance(*tip) > 2 for c in others), (edge, port, tip)

@@ -76,6 +76,7 @@ ROLE_COLOURS = {
     "constant": "#eeeeee",  # a number mixed into an expression (an unlabelled leaf)
     "intermediate": "#ffffff",  # made by an op
     "output": "#e4d7f0",  # the root
+    "neuron": "#ffffff",  # a collapsed nn neuron (draw_graph(collapse=True))
 }
 
 HIGHLIGHT = "#e6550d"  # paths (highlight=) and the current edge (current=)
@@ -84,6 +85,7 @@ _NEGATIVE = (0x43, 0x93, 0xC3)  # full-strength blue for large negative gradient
 _FADED = "#aaaaaa"  # text and borders of nodes whose gradient is not final yet
 _FONT = "Helvetica"
 _LOCAL_SIZE = 9  # pt: local derivatives on edges, smaller than the boxes' 11 pt
+_PORT_SIZE = 10  # pt: the input names on a collapsed neuron's ports
 _HOT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2'
 _HOT_CURRENT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=3.5'
 
@@ -184,6 +186,11 @@ class GraphTooLarge(RuntimeError):
 _DRAW_LESS = ("draw less: collapse=True or group=\"layer\" for an nn model, fewer samples in "
               "a batch, or a smaller part of the graph (draw an intermediate Value instead "
               "of the loss)")
+
+
+def _attr(s: Any) -> str:
+    """User text made safe inside a quoted DOT attribute (tooltips): visible, escaped."""
+    return html.escape(visible(str(s)), quote=True).replace("\\", "\\\\")
 
 
 # --- the drawn graph ------------------------------------------------------------------
@@ -543,20 +550,30 @@ def _grad_cell(plan: _Plan, node: Value, faded: bool) -> str:
     return _cell(text, grad_colour(grad), faded)
 
 
+def _stacked(plan: _Plan, name: list[str], numbers: list[str]) -> list[str]:
+    """A box's table rows: ``name | data | grad`` in one row, or, in a collapsed
+    network drawn left to right (where width is what runs out), the name above
+    ``data | grad``."""
+    if not name or not plan.neurons.of or plan.options.rankdir not in ("LR", "RL"):
+        return ["".join(name + numbers)]
+    spanned = name[0].replace("<td ", f'<td colspan="{len(numbers)}" ', 1)
+    return [spanned, "".join(numbers)]
+
+
 def _value_node(plan: _Plan, node: Value) -> str:
     node_id, role = plan.ids[node], plan.roles[node]
     hot, faded = node in plan.on_path, plan.faded(node)
     fill = ROLE_COLOURS[role]
-    cells = []
+    name = []
     if node.label:  # the student's name, in bold
-        cells.append(_cell(f"<b>{_text(plan.notation.name(node))}</b>", fill, faded))
+        name.append(_cell(f"<b>{_text(plan.notation.name(node))}</b>", fill, faded))
     elif not node.is_leaf():  # a name the notation made up: a short expression or v<k>
-        cells.append(_cell(_text(plan.notation.name(node)), fill, faded))
-    cells.append(_cell(f"data {number(node.data)}", fill, faded))
+        name.append(_cell(_text(plan.notation.name(node)), fill, faded))
+    numbers = [_cell(f"data {number(node.data)}", fill, faded)]
     if plan.options.show_grad:
-        cells.append(_grad_cell(plan, node, faded))
+        numbers.append(_grad_cell(plan, node, faded))
     classes = " ".join(["value", role] + (["path"] if hot else []) + (["pending"] if faded else []))
-    label = _table(["".join(cells)], hot, faded)
+    label = _table(_stacked(plan, name, numbers), hot, faded)
     return f'{node_id} [id="{node_id}", class="{classes}", shape=plain, label=<{label}>];'
 
 
@@ -570,25 +587,59 @@ def _op_node(plan: _Plan, node: Value) -> str:
     )
 
 
+#: A collapsed neuron with at most this many inputs gets one port per input (a cell
+#: naming it, where its edge ends); wider neurons would grow too tall for that.
+PORTS_UP_TO = 4
+_PORT_SIDE = {"LR": "w", "RL": "e", "TB": "n", "BT": "s"}
+
+
+def _ported(plan: _Plan, key: int) -> bool:
+    return len(plan.neurons.sources(key)) <= PORTS_UP_TO
+
+
 def _neuron_node(plan: _Plan, node: Value, key: int) -> str:
-    neurons = plan.neurons
-    name, formula = neurons.name(key), owner_formula(neurons.owner[key])
+    """A compact neuron call: its output's name, its output's data and its delta.
+
+    delta is dL/dz, the gradient at the neuron's pre-activation z (as the lectures
+    write it), not dL/da at its output. With few inputs, a strip of port cells
+    names each input where its edge comes in.
+    """
+    neurons, notation = plan.neurons, plan.notation
+    owner = neurons.owner[key]
+    formula = owner_formula(owner)
+    z = neurons.pre_activation(key)
     hot = bool(set(neurons.members[key]) & plan.on_path)
     faded = plan.faded(node)
-    fill = ROLE_COLOURS["intermediate"]
-    rows = [_cell(f"<b>{_text(name)}</b>", fill, faded, ' colspan="2"')]
-    if formula:
-        rows.append(_cell(_text(formula), fill, faded, ' colspan="2"'))
+    fill = ROLE_COLOURS["neuron"]
+    numbers = [_cell(f"data {number(node.data)}", fill, faded)]
     if plan.options.show_grad:
-        last = _cell(f"data {number(node.data)}", fill, faded) + _grad_cell(plan, node, faded)
-    else:
-        last = _cell(f"data {number(node.data)}", fill, faded, ' colspan="2"')
-    rows.append(last)
+        delta = plan.shown_grad(z)
+        text = "δ ?" if delta is None else f"δ {number(delta)}"
+        numbers.append(_cell(text, grad_colour(delta), faded))
+    name = [_cell(f"<b>{_text(notation.name(node))}</b>", fill, faded)]
+    label = _table(_stacked(plan, name, numbers), hot, faded)
+    if _ported(plan, key):
+        ports = [
+            f'<td port="p{n}" bgcolor="#f7f7f7" cellpadding="1">'
+            f'<font point-size="{_PORT_SIZE}">{_text(notation.name(i))}</font></td>'
+            for n, i in enumerate(neurons.sources(key))
+        ]
+        across = plan.options.rankdir in ("LR", "RL")  # ports in a column beside the cells
+        strip = _table([p for p in ports] if across else ["".join(ports)], False, faded)
+        pieces = [f"<td>{strip}</td>", f"<td>{label}</td>"]
+        if plan.options.rankdir in ("RL", "BT"):  # the ports face the incoming edges
+            pieces.reverse()
+        layout = ["".join(pieces)] if across else pieces
+        label = ('<table border="0" cellborder="0" cellspacing="0" cellpadding="0">'
+                 + "".join(f"<tr>{r}</tr>" for r in layout) + "</table>")
+    zname = notation.name(z)
+    tooltip = neurons.name(key) + (f": {formula}" if formula else "")
+    tooltip += f"; δ = dL/d{zname} (at the pre-activation), not dL/d{notation.name(node)}"
     classes = "neuron" + (" path" if hot else "") + (" pending" if faded else "")
     node_id = plan.ids[node]
     return (
         f'{node_id} [id="{node_id}", class="{classes}", shape=plain, '
-        f"label=<{_table(rows, hot, faded)}>];"
+        f'tooltip="{_attr(tooltip)}", label=<{label}>];'
     )
 
 
@@ -618,18 +669,19 @@ def _node_statements(plan: _Plan) -> tuple[dict[tuple, list[str]], tuple[int, in
 
 def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
     """One edge from each source outside a collapsed neuron call into its node."""
-    ids, members = plan.ids, plan.neurons.members[key]
-    inside = set(members)
-    sources: dict[str, bool] = {}  # drawn source -> on a highlighted path
-    for m in members:
-        for i in m.inputs:
-            if i not in inside:
-                sources[ids[i]] = sources.get(ids[i], False) or i in plan.on_path
+    ids, notation = plan.ids, plan.notation
+    ported = _ported(plan, key)
+    side = _PORT_SIDE[plan.options.rankdir]
     lines = []
     k = plan.index[node]
-    for source, hot in sources.items():
+    for n, i in enumerate(plan.neurons.sources(key)):
+        source = ids[i]
+        hot = i in plan.on_path
         plan.layout_edges.append((source, ids[node]))
-        lines.append(f'{source} -> {ids[node]} [id="e{k}_from_{source}"{_HOT if hot else ""}];')
+        head = f"{ids[node]}:p{n}:{side}" if ported else ids[node]
+        tip = f"{notation.name(i)} into {plan.neurons.name(key)}"
+        lines.append(f'{source} -> {head} [id="e{k}_from_{source}", '
+                     f'tooltip="{_attr(tip)}"{_HOT if hot else ""}];')
     return lines
 
 
@@ -730,9 +782,11 @@ def _header(plan: _Plan) -> list[str]:
         "digraph chainrule {",
         # ordering=in: a node's inputs are laid out in operand order (a above b in a - b).
         # Collapsed networks connect every neuron to every neuron of the next layer:
-        # more room between layers and translucent edges keep them readable.
-        f'  graph [rankdir={options.rankdir}, fontname="{_FONT}", nodesep=0.2, '
-        f"ranksep={1.5 if collapsed else 0.35}, ordering=in"
+        # translucent edges keep them readable; tight spacing keeps a 2-16-16-1 MLP
+        # on one screen.
+        f'  graph [rankdir={options.rankdir}, fontname="{_FONT}", '
+        f"nodesep={0.1 if collapsed else 0.2}, "
+        f"ranksep={0.45 if collapsed else 0.35}, ordering=in"
         + (f", label=<{_text(title, lines=True)}>, labelloc=t, fontsize=14"
            if title is not None else "")
         + "];",
