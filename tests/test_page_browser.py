@@ -101,7 +101,9 @@ def test_the_forward_pass_then_the_backward_pass(chromium, tmp_path):
         if ids:
             pending = ("Array.from(document.querySelectorAll('#graph g.node.cr-pending title'))"
                        ".map(t => t.textContent.trim()).sort()")
-            assert browser.evaluate(pending) == sorted(ids[f.node] for f in fsteps)
+            # the nodes still to compute, and their ops, are drawn faded
+            assert browser.evaluate(pending) == sorted(
+                [ids[f.node] for f in fsteps] + [drawn.op_id(f.node) for f in fsteps])
 
         # forward: each node lights up and shows its value, in order
         for k, f in enumerate(fsteps, start=1):
