@@ -350,3 +350,31 @@ def test_the_stepper_without_ipywidgets_shows_the_page_in_an_iframe(chromium, tm
         assert browser.evaluate_in_frame("chainrule.show(2), document.body.dataset.step") == "2"
         assert browser.evaluate_in_frame(COUNTER) == "Backward step 2 of 5"
         shot(browser, "stepper_fallback.png")
+
+
+def test_a_collapsed_network_shows_each_neurons_data_and_delta_when_known(chromium,
+                                                                          tmp_path):
+    """One drawn node per neuron: its data appears when its output is computed, its
+    delta (dL/dz) when that gradient is final; the tables still list every Value."""
+    needs_dot()
+    e = mlp_loss()
+    page = e.to_html(tmp_path / "steps.html", collapse=True)
+    drawn = draw_module.draw_graph(e.root, collapse=True)
+    neuron_ids = sorted({drawn.node_id(n) for n in e.order} - {drawn.node_id(e.root)})
+    texts = ("(function (id) { var g = Array.from(document.querySelectorAll('#graph g.node'))"
+             ".filter(g => g.querySelector('title').textContent.trim() === id)[0];"
+             " return Array.from(g.querySelectorAll('text')).map(t => t.textContent.trim()); })")
+    with Browser(chromium, page.resolve().as_uri()) as browser:
+        browser.wait_for(READY)
+        assert browser.evaluate("document.querySelectorAll('#grads tbody tr').length") == \
+            len(e.order)
+        deltas = [t for i in neuron_ids for t in browser.evaluate(f"{texts}({i!r})")
+                  if t.startswith("δ")]
+        assert deltas and all(t == "δ ?" for t in deltas)  # nothing known in the forward pass
+        browser.press("End", 35)
+        final = {t for i in neuron_ids for t in browser.evaluate(f"{texts}({i!r})")
+                 if t.startswith("δ")}
+        assert "δ ?" not in final
+        z_grads = {f"δ {number(n.grad)}" for n in e.order if n.label and n.label.startswith("z")}
+        assert final <= z_grads, (final, z_grads)
+        shot(browser, "page_collapsed.png")

@@ -92,7 +92,14 @@ _POWERED = re.compile(r"(<msup><mi>(?:sin|cos|tan|tanh|sinh|cosh|exp|log|ln)</mi
                       r"(?:<mrow>)?<mn>\d+</mn>(?:</mrow>)?</msup>)(?!<mspace|<mo)")
 
 
+# ``\mathrel{+}=`` (an accumulation, ``grad += ...``) comes out as a relation
+# wrapping a plus, then an equals sign, spaced apart as two relations: write one ``+=``.
+_PLUS_EQUALS = re.compile(r"<mo><mrow><mo>(?:&#x0002B;|\+)</mo></mrow></mo>"
+                          r"<mo>(?:&#x0003D;|=)</mo>")
+
+
 def _spacing(markup: str) -> str:
+    markup = _PLUS_EQUALS.sub("<mo>+=</mo>", markup)
     markup = _SIGN.sub(r'\1<mo form="prefix">\2</mo>', markup)
     markup = _POWERED.sub(r'\1<mspace width="0.167em" />', markup)
     return _FUNCTION.sub(r'\1<mspace width="0.167em" />', markup)

@@ -252,15 +252,14 @@ def chain_latex(explanation: Explanation, step: Step) -> str:
 
 
 _CHAR_ENTITY = re.compile(r"&#x([0-9A-Fa-f]+);")
-_FENCE = re.compile(r' stretchy="true" fence="true" form="(?:prefix|postfix)"')
 
 
 def _compact(markup: str) -> str:
     """MathML made smaller for the page, the same to the browser: no ``xmlns`` (HTML
-    knows ``<math>``), characters instead of their entities (but ``<``, ``>``, ``&``
-    and quotes), and no attributes that brackets have anyway (``stretchy``, ``fence``)."""
+    knows ``<math>``) and characters instead of their entities (but ``<``, ``>``,
+    ``&`` and quotes). The brackets keep their attributes: without them Chromium
+    spaces them as operators, ``( a b )``."""
     markup = markup.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")
-    markup = _FENCE.sub("", markup)
 
     def char(m: re.Match) -> str:
         ch = chr(int(m.group(1), 16))
@@ -321,6 +320,30 @@ def _forward_edges(node: Value, drawn: Graph) -> tuple[list[str], list[str]]:
     return edges, [drawn.op_id(node)]
 
 
+def _cell_owners(explanation: Explanation, ids: dict) -> tuple[set, set]:
+    """Which Value each drawn node's cells show: (the owners of the data and grad
+    cells, the owners of a neuron's delta cell).
+
+    Usually one Value per drawn node. A collapsed neuron is one node for all its
+    Values: its data is its output's (the last of them computed) and its delta is
+    dL/dz at its pre-activation z (the input of the output's one-input op, when made
+    inside the neuron; else the output itself), as ``draw`` writes them.
+    """
+    members: dict[str, list] = {}
+    for node in explanation.notation.order:  # inputs first: the output comes last
+        if node in ids:
+            members.setdefault(ids[node], []).append(node)
+    cells, deltas = set(), set()
+    for group in members.values():
+        out = group[-1]
+        cells.add(out)
+        if len(group) > 1:
+            inside = set(group)
+            z = out.inputs[0] if len(out.inputs) == 1 and out.inputs[0] in inside else out
+            deltas.add(z)
+    return cells, deltas
+
+
 def _data(explanation: Explanation, drawn: Graph | None, fsteps: list[ForwardStep],
           forward: bool) -> dict:
     """Everything the script needs, as strings and small integers (JSON has no nan/inf).
@@ -331,6 +354,7 @@ def _data(explanation: Explanation, drawn: Graph | None, fsteps: list[ForwardSte
         ids = {node: drawn.node_id(node) for node in explanation.order}
     else:
         ids = {node: f"n{k}" for k, node in enumerate(explanation.order)}
+    keys = {node: k for k, node in enumerate(explanation.order)}  # one per Value
     last: dict[Value, int] = {}
     for step in explanation:
         last[step.input] = step.number
@@ -338,7 +362,8 @@ def _data(explanation: Explanation, drawn: Graph | None, fsteps: list[ForwardSte
     for s in explanation:
         edge_list, op_ids = _step_edges(s, drawn) if drawn is not None else ([], [])
         steps.append({
-            "node": ids[s.node], "input": ids[s.input], "position": s.position,
+            "node": ids[s.node], "input": ids[s.input], "inputKey": keys[s.input],
+            "position": s.position,
             "nodeName": s.node_name, "inputName": s.input_name,
             "upstream": number(s.upstream), "formula": s.local_formula,
             "latex": s.local_latex, "rule": s.formula, "local": _local(s),
@@ -356,21 +381,24 @@ def _data(explanation: Explanation, drawn: Graph | None, fsteps: list[ForwardSte
         edge_list, op_ids = _forward_edges(f.node, drawn) if drawn is not None else ([], [])
         where = explanation.notation.where_text((f.node, *f.node.inputs))
         fdata.append({
-            "node": ids[f.node], "name": f.name, "text": f.text(),
+            "node": ids[f.node], "key": keys[f.node], "name": f.name, "text": f.text(),
             "sentence": f.sentence() + (f" ({where})" if where else ""),
             "expression": f.expression, "numbers": f.numbers, "value": number(f.value),
             "inputs": [ids[x] for x in f.node.inputs],
             "inputNames": [explanation.names[x] for x in f.node.inputs],
             "edges": edge_list, "ops": op_ids,
         })
+    cells, deltas = _cell_owners(explanation, ids)
     nodes = [
         {"id": ids[n], "name": explanation.names[n], "data": number(n.data),
-         "last": last.get(n, 0), "leaf": n.is_leaf(), "computed": computed.get(n, 0)}
+         "last": last.get(n, 0), "leaf": n.is_leaf(), "computed": computed.get(n, 0),
+         "cell": n in cells, "delta": n in deltas}
         for n in explanation.order
     ]
     leaves = [f"{explanation.names[n]} = {number(n.data)}" for n in explanation.notation.order
               if n.is_leaf() and n in ids]
-    return {"root": ids[explanation.root], "rootName": explanation.names[explanation.root],
+    return {"root": ids[explanation.root], "rootKey": keys[explanation.root],
+            "rootName": explanation.names[explanation.root],
             "start": explanation.start(), "forward": fdata, "hasForward": forward,
             "forwardStart": ("Forward pass: the inputs are " + ", ".join(leaves) + ". Press "
                              "Next (or the right arrow) to compute each node from its inputs."),

@@ -15,6 +15,14 @@
   var nb = D.steps.length, total = F + nb, pos = 0;  // F..F+nb: backward steps 0..nb
 
   // --- the drawing: found by the node ids that dot (or Viz.js) writes as <title> -------
+  var deltaCells = {};
+  function fillOf(text) {  // a cell's background: the nearest filled polygon before its text
+    for (var el = text.previousElementSibling; el; el = el.previousElementSibling) {
+      var fill = el.tagName === "polygon" && el.getAttribute("fill");
+      if (fill && fill !== "none" && fill !== "transparent") return el;
+    }
+    return null;
+  }
   function attach(el) {
     svg = el;
     svg.querySelectorAll("g.node").forEach(function (g) {
@@ -26,6 +34,11 @@
       var g = nodeEls[n.id];
       if (!g) return;
       var texts = Array.prototype.slice.call(g.querySelectorAll("text"));
+      if (n.delta) {  // a collapsed neuron's delta cell: dL/dz of this node
+        var delta = texts.filter(function (t) { return /^δ/.test(t.textContent.trim()); })[0];
+        if (delta) deltaCells[n.id] = { text: delta, fill: fillOf(delta) };
+      }
+      if (!n.cell) return;  // a node inside a collapsed neuron: its cells show another
       var data = texts.filter(function (t) { return /^data\b/.test(t.textContent.trim()); })[0];
       if (data) dataCells[n.id] = data;
       // the drawer's own gradient cell ("grad ?") if it has one, else a badge above the node
@@ -33,12 +46,12 @@
       if (cell) {
         cell.classList.add("cr-grad");
         badges[n.id] = cell;
-        // the cell's background: the nearest filled polygon drawn before its text
-        for (var el = cell.previousElementSibling; el; el = el.previousElementSibling) {
-          var fill = el.tagName === "polygon" && el.getAttribute("fill");
-          if (fill && fill !== "none" && fill !== "transparent") { cellFill[n.id] = el; break; }
-        }
+        var fill = fillOf(cell);
+        if (fill) cellFill[n.id] = fill;
         return;
+      }
+      if (n.delta || texts.some(function (t) { return /^δ/.test(t.textContent.trim()); })) {
+        return;  // a neuron shows its delta, not a gradient badge
       }
       var box = g.getBBox();
       var t = document.createElementNS(SVGNS, "text");
@@ -154,7 +167,8 @@
 
   // --- the tables ------------------------------------------------------------------
   var gradBody = document.querySelector("#grads tbody");
-  D.nodes.forEach(function (n) {
+  D.nodes.forEach(function (n, i) {
+    n.key = i;
     var tr = document.createElement("tr");
     [n.name, n.data, ""].forEach(function (text) {
       var td = document.createElement("td");
@@ -163,7 +177,7 @@
     });
     tr.dataset.node = n.id;
     gradBody.appendChild(tr);
-    rowsById[n.id] = tr;
+    rowsById[n.key] = tr;
   });
   var stepRows = Array.prototype.slice.call(document.querySelectorAll("table.steps tbody tr"));
   stepRows.forEach(function (tr, i) {
@@ -194,6 +208,15 @@
     });
   }
 
+  function rowOf(n, known, reached, done, grads, cur, fcur, forward) {  // its table row
+    var tr = rowsById[n.key];
+    tr.children[1].textContent = known ? n.data : "";
+    tr.lastChild.textContent = reached ? grads[n.key] + (done ? "" : " (so far)") : "";
+    var now = cur ? cur.inputKey === n.key : !!fcur && fcur.key === n.key;
+    tr.classList.toggle("changed", now);
+    tr.classList.toggle("pending", forward ? !known : !reached);
+  }
+
   // --- one position of the page: the forward step fk, or the backward step k ----------
   function focusNode() {  // the node the current step is about
     var forward = pos < F, fk = forward ? pos : nf, k = forward ? 0 : pos - F;
@@ -206,44 +229,52 @@
     pos = p;
     var forward = p < F, fk = forward ? p : nf, k = forward ? 0 : p - F;
     var grads = {}, shorts = {}, colours = {};
-    if (!forward) {
-      grads[D.root] = D.seed;
-      shorts[D.root] = D.seedShort;
-      colours[D.root] = D.seedColour;
+    if (!forward) {  // keyed by Value (several share a drawn node in a collapsed neuron)
+      grads[D.rootKey] = D.seed;
+      shorts[D.rootKey] = D.seedShort;
+      colours[D.rootKey] = D.seedColour;
       for (var i = 0; i < k; i++) {
         var s = D.steps[i];
-        grads[s.input] = s.grad;
-        shorts[s.input] = s.short;
-        colours[s.input] = s.colour;
+        grads[s.inputKey] = s.grad;
+        shorts[s.inputKey] = s.short;
+        colours[s.inputKey] = s.colour;
       }
     }
     var cur = !forward && k ? D.steps[k - 1] : null;
     var fcur = forward && fk ? D.forward[fk - 1] : null;
     D.nodes.forEach(function (n) {
       var known = n.leaf || !D.hasForward || n.computed <= fk;  // its value, in the forward pass
-      var reached = Object.prototype.hasOwnProperty.call(grads, n.id);
+      var reached = Object.prototype.hasOwnProperty.call(grads, n.key);
       var done = !forward && n.last <= k;
       var g = nodeEls[n.id];
-      if (g) {
+      var dc = n.delta && deltaCells[n.id];
+      if (dc) {
+        dc.text.textContent = reached && done ? "δ " + shorts[n.key] : "δ ?";
+        var dcolour = reached && done ? colours[n.key] : D.unknownColour;
+        if (dc.fill && dcolour) dc.fill.setAttribute("fill", dcolour);
+      }
+      if (g && n.cell) {
         g.classList.toggle("cr-pending", forward ? !known : !reached);
         g.classList.toggle("cr-partial", !forward && reached && !done);
         g.classList.toggle("cr-done", done);
+      }
+      if (g) {
         g.classList.toggle("cr-source", cur ? cur.node === n.id :
                            !!fcur && fcur.inputs.indexOf(n.id) >= 0);
         g.classList.toggle("cr-target", cur ? cur.input === n.id : !!fcur && fcur.node === n.id);
       }
+      if (!n.cell) {  // inside a collapsed neuron: only the tables show it
+        rowOf(n, known, reached, done, grads, cur, fcur, forward);
+        return;
+      }
       if (dataCells[n.id]) dataCells[n.id].textContent = "data " + (known ? n.data : "?");
       if (badges[n.id]) {
         var isCell = !badges[n.id].classList.contains("cr-badge");
-        badges[n.id].textContent = reached ? "grad " + shorts[n.id] : (isCell ? "grad ?" : "");
+        badges[n.id].textContent = reached ? "grad " + shorts[n.key] : (isCell ? "grad ?" : "");
       }
-      var colour = reached ? colours[n.id] : D.unknownColour;
+      var colour = reached ? colours[n.key] : D.unknownColour;
       if (cellFill[n.id] && colour) cellFill[n.id].setAttribute("fill", colour);
-      var tr = rowsById[n.id];
-      tr.children[1].textContent = known ? n.data : "";
-      tr.lastChild.textContent = reached ? grads[n.id] + (done ? "" : " (so far)") : "";
-      tr.classList.toggle("changed", cur ? cur.input === n.id : !!fcur && fcur.node === n.id);
-      tr.classList.toggle("pending", forward ? !known : !reached);
+      rowOf(n, known, reached, done, grads, cur, fcur, forward);
     });
     var hot = cur || fcur, later = {};
     if (forward) {  // the edges (and their local derivatives) of nodes not computed yet
