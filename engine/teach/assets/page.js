@@ -139,7 +139,10 @@
     if (dx || dy) panBy(dx, dy);
   }
   graphBox.addEventListener("wheel", function (ev) {
-    if (!svg) return;
+    if (!svg || !ev.deltaY) return;
+    // at the zoom's limit the wheel scrolls the page as usual, so it never traps it
+    var out = ev.deltaY > 0;
+    if ((out && view.s <= minScale * 1.0001) || (!out && view.s >= maxScale * 0.9999)) return;
     ev.preventDefault();
     var unit = ev.deltaMode === 1 ? 16 : ev.deltaMode === 2 ? 400 : 1;
     zoomAt(Math.exp(-ev.deltaY * unit * 0.002), ev.clientX, ev.clientY);
