@@ -57,9 +57,14 @@ class ForwardStep:
     value: float
     latex: str = field(repr=False, default="")
 
+    def parts(self) -> list[str]:
+        """``[name, expression, numbers, value]`` with a part equal to the one before it
+        left out (``a * b`` is both the name and the expression of an unlabelled node)."""
+        return _once([self.name, self.expression, self.numbers, number(self.value)])
+
     def text(self) -> str:
         """``name = expression = numbers = value``, each part once: ``c = a * b = 2 * (-3) = -6``."""
-        return " = ".join(_once([self.name, self.expression, self.numbers, number(self.value)]))
+        return " = ".join(self.parts())
 
     def sentence(self) -> str:
         """The step for a caption: ``compute c = a * b = 2 * (-3) = -6``."""

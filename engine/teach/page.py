@@ -127,6 +127,7 @@ def render_page(explanation: Explanation, title: str | None = None,
     data["title"] = title
     data["dot"] = drawing.dot
     data["minTextPx"] = MIN_TEXT_PX
+    data["installHint"] = INSTALL_GRAPHVIZ  # if the browser cannot lay the graph out either
     where = explanation.where()
     where_html = (
         '<p id="where">where ' + "; ".join(
@@ -143,8 +144,8 @@ def render_page(explanation: Explanation, title: str | None = None,
         forward_html = (
             '<h2 class="small">Forward pass (each node from its inputs)</h2>'
             + html_table(("step", "node", "computed as", "value"),
-                         [[str(f.number), f.name, " = ".join(f.text().split(" = ")[1:-1])
-                           or f.name, number(f.value)] for f in fsteps],
+                         [[str(f.number), f.name, " = ".join(f.parts()[1:-1]) or f.name,
+                           number(f.value)] for f in fsteps],
                          right=(True, False, False, True), table_class="forward")
         )
     if drawing.svg:

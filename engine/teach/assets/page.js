@@ -392,7 +392,8 @@
       graphBox.classList.remove("pending");
       graphBox.classList.add("missing");
       document.getElementById("graph-note").textContent =
-        "The browser could not draw the graph (" + err + "). The tables below have every step.";
+        "The browser could not draw the graph (" + err + "). " + D.installHint +
+        " The tables below have every step.";
       window.chainrule.ready = true;
     });
   } else {
