@@ -757,3 +757,49 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["graph.dot"]
     with pytest.raises(TypeError, match="path must be a str"):
         g.save(3)
+
+
+def test_collapsed_local_grads_are_the_weights_and_delta_follows_be2():
+    # Into a collapsed neuron the edge carries dz/d(input), the factor that multiplies
+    # its delta on the way back: for an nn neuron, the weight of that input. The hidden
+    # delta the node shows is the lectures' BE2, computed here by hand from the weights:
+    # delta1.k = (1 - a1.k^2) * w2.1.k * delta2.1, with delta2.1 = dL/dz2.1 = 2 (z2.1 - 1).
+    nn = pytest.importorskip("nn")
+    model = nn.MLP(2, [2, 1], activation="tanh", seed=0)
+    xs = [0.5, -1.0]
+    loss = nn.mse_loss(model(xs), 1.0)
+    loss.backward()
+    g = draw_graph(loss, collapse=True, local_grads=True)
+    ns = nodes(g.source)
+    hidden, out = model.layers[0].neurons, model.layers[1].neurons[0]
+    a = [math.tanh(sum(w.data * x for w, x in zip(n.w, xs)) + n.b.data) for n in hidden]
+    z2 = sum(w.data * ak for w, ak in zip(out.w, a)) + out.b.data
+    delta2 = 2 * (z2 - 1.0)
+    for k, n in enumerate(hidden):
+        into = [(t, h, attrs) for t, h, attrs in edges(g.source)
+                if h.split(":")[0] == g.node_id(n.b)]
+        assert [edge_label(attrs) for _, _, attrs in into] == [number(w.data) for w in n.w]
+        delta = (1 - a[k] ** 2) * out.w[k].data * delta2
+        assert f"δ {number(delta)}<" in ns[g.node_id(n.b)]
+    into_out = [attrs for t, h, attrs in edges(g.source) if h.split(":")[0] == g.node_id(out.b)]
+    assert [edge_label(x) for x in into_out] == [number(w.data) for w in out.w]
+    assert f"δ {number(delta2)}<" in ns[g.node_id(out.b)]
+    legend = {e.name: e.meaning for e in g.legend()}
+    assert "dz/d(input)" in legend["number on an edge"]
+    # without local_grads, no numbers on the collapsed edges
+    assert all(edge_label(x) is None for _, h, x in edges(draw_graph(loss, collapse=True).source))
+
+
+@needs_dot
+def test_notebook_display_is_the_picture_then_the_legend():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="c")
+    y = a * b
+    y.backward()
+    g = draw_graph(y)
+    page = g._repr_html_()
+    assert page.startswith('<div class="chainrule-graph"><svg style="max-width:100%;height:auto"')
+    assert page.index("</svg>") < page.index(g.legend_html()) and page.endswith("</div></div>")
+    assert "<?xml" not in page and "<script" not in page  # dot drew it: no Viz.js
+    bundle = g._repr_mimebundle_()
+    assert bundle["text/html"] == page and bundle["image/svg+xml"].lstrip().startswith("<?xml")
+    assert bundle["text/plain"] == repr(g)
