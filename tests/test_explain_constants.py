@@ -239,6 +239,8 @@ def test_only_refuses_what_is_not_a_node_of_the_graph():
     with pytest.raises(ValueError, match="item 0.*is not in the graph"):
         explain(y, only=[Value(5.0, label="c")])
     assert [s.input_name for s in explain(y, only=[b])] == ["b"]
+    nothing = str(explain(y, only=[]))
+    assert "(no steps shown)" in nothing and "2 steps off the paths" in nothing
     assert "1 step off the paths into only=[...] not shown" in str(explain(y, only=[b]))
 
 
@@ -274,6 +276,12 @@ def test_every_step_reads_to_its_numbers_with_negative_constants(program):
                                         rel_tol=1e-9, abs_tol=1e-12), (side, step.product())
                 for where in (step.sentence(), step.chain_latex()):
                     assert "**" not in where and not NEGATIVE_ZERO.search(where), where
+            # every short name in the LaTeX is defined by where_latex; the braces balance
+            defined = {d.split(" = ")[0] for d in e.where_latex()}
+            short = re.compile(rf"{re.escape(e.notation.prefix)}_\{{\d+\}}")
+            for latex in [step.chain_latex() for step in e] + [e.to_latex()]:
+                assert balanced(latex), latex
+                assert set(short.findall(latex)) <= defined, (latex, defined)
 
 
 def test_derivatives_are_simplified_where_exact():
@@ -399,9 +407,14 @@ def test_to_latex_compiles_with_pdflatex(tmp_path):
     if shutil.which("pdflatex") is None:
         print("skipped compiling: pdflatex is not installed (the structure was checked)")
         pytest.skip("pdflatex is not installed; to_latex's structure was checked instead")
+    loss, _ = workshop()  # a longer one: short names, accumulating steps
+    x, w = Value(0.7, label="x"), Value(-1.2, label="w1.2")
+    every_op = ((x * w).tanh() ** 2 / (x.sigmoid() + 1) + abs(x).sqrt() - x.relu()
+                + x ** 0.5 + 2 ** x + x.exp().log() + x.sin() * x.cos()) * -0.5
+    parts = [out, explain(loss).to_latex(), explain(every_op, constants=True).to_latex(),
+             "\\(" + formula(y, latex=True) + "\\)", "\\(" + formula(every_op, latex=True) + "\\)"]
     doc = ("\\documentclass{article}\n\\usepackage{amsmath}\n\\allowdisplaybreaks\n"
-           "\\begin{document}\n" + out + "\n\n\\(" + formula(y, latex=True) + "\\)\n"
-           "\\end{document}\n")
+           "\\begin{document}\n" + "\n\n".join(parts) + "\n\\end{document}\n")
     (tmp_path / "steps.tex").write_text(doc, encoding="utf-8")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "steps.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
@@ -473,3 +486,18 @@ def test_every_chain_rule_converts_to_mathml_for_the_page():
         for latex in [s.chain_latex() for s in e] + e.where_latex():
             assert mathml(latex).startswith("<math"), latex
     assert mathml(formula(y, latex=True)).startswith("<math")
+
+
+def test_a_derivative_the_reader_cannot_parse_is_written_from_the_rule_as_it_is(monkeypatch):
+    import dataclasses
+
+    from engine import RULES
+
+    rule = dataclasses.replace(RULES["abs"], name="abs2", derivatives=("x / |x|",),
+                               derivatives_latex=(r"\frac{x}{\lvert x \rvert}",))
+    monkeypatch.setitem(RULES, "abs2", rule)
+    a = Value(-2.0, label="a")
+    y = (a * 3)._unary("abs2")
+    n = Notation(y)
+    assert n.local_formula(y, 0) == "a * 3 / |a * 3|"  # the template, filled
+    assert n.local_latex(y, 0) == r"\frac{a \, 3}{\lvert a \, 3 \rvert}"

@@ -385,7 +385,7 @@ class Explanation(Sequence):
         if self.hidden_off_path:
             n = self.hidden_off_path
             said.append(f"{n} step{'s' if n > 1 else ''} off the paths into only=[...] not "
-                        f"shown (explain({root}) shows every step)")
+                        "shown (leave only= out to see them)")
         return "; ".join(said)
 
     def _title(self) -> str:
@@ -461,7 +461,8 @@ class Explanation(Sequence):
         shown = self._steps if max_rows is None else self._steps[:max_rows]
         lines = [self._title(), ""]
         if not rows:
-            lines.append("(no steps: the root is a leaf)")
+            lines.append("(no steps: the root is a leaf)" if self.root.is_leaf()
+                         else "(no steps shown)")
         elif not shown:
             lines.append(f"(0 of {len(rows)} steps shown; print() shows them all)")
         else:
@@ -479,8 +480,9 @@ class Explanation(Sequence):
         return self.text()
 
     def __repr__(self) -> str:
-        return (f"Explanation(root={self.names[self.root]!r}, {len(self)} steps, "
-                f"{len(self.order)} nodes)")
+        hidden = self.hidden_constants + self.hidden_data + self.hidden_off_path
+        shown = f"{len(self)} steps" + (f" ({hidden} more not shown)" if hidden else "")
+        return f"Explanation(root={self.names[self.root]!r}, {shown}, {len(self.order)} nodes)"
 
     def _repr_pretty_(self, p, cycle: bool) -> None:
         """IPython's plain-text display: the table (long ones shortened)."""

@@ -21,7 +21,12 @@ parentheses where a minus would otherwise change the reading: ``a * (-2)``,
 ``(-2)^2``, ``1 - (-3)``), so each written formula reads to its number. Each
 op is written from its rule's templates (``Rule.expression``, ``Rule.latex``,
 ``Rule.derivatives``, ``Rule.derivatives_latex``; see ``templates.py``), so an
-op added to the table is written correctly with no change here.
+op added to the table is written correctly with no change here. A local
+derivative is read from its text form (``Rule.derivatives``), with the numbers of
+the node put in (its constant, the numbers mixed into it) and simplified where
+that is exact (``2 * x``, never ``2 * x^(2 - 1)``: ``templates.simplify``); its LaTeX
+is written from the same reading, each function by its rule's ``latex``. If the
+reader does not know a formula's syntax, the rule's templates are used as they are.
 
 **Names.** ``Notation(root)`` names every node of one graph:
 
