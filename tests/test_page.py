@@ -239,3 +239,16 @@ def test_the_side_panel_writes_a_bare_number_once_and_negatives_in_parentheses()
     times = next(s for s in data["steps"] if s["nodeName"] == "x * (-2)")
     assert times["local"] == "-2" and times["product"] == "1 * (-2) = -2"
     assert times["sum"] == "0 + (-2) = -2"
+
+
+def test_the_legend_is_the_drawers_and_the_pages_marks():
+    from engine.teach.draw import draw_graph
+
+    if not HAS_DOT:
+        pytest.skip("needs Graphviz's dot to draw the graph")
+    e = example()
+    page = render_page(e)
+    legend = re.search(r'<div id="legend">(.*?)</ul></div>', page, re.S).group(1)
+    assert draw_graph(e.root, local_grads=True).legend_html() in legend
+    assert "the node computed now (forward)" in legend
+    assert render_page(e, graph=False).count('id="legend"') == 0

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .assets import read as read_asset
-from .draw import ROLE_COLOURS, Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
+from .draw import Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
 from .files import atomic_write
 from .forward import ForwardStep, forward_steps
 from .mathml import mathml
@@ -203,22 +203,16 @@ def _drawing(explanation: Explanation, options: dict) -> _Drawing:
 
 
 def _legend(drawn: Graph) -> str:
-    """What the colours and highlights mean: the drawer's legend when it has one."""
-    own = getattr(drawn, "legend_html", None)
-    if callable(own):
-        return f'<div id="legend">{own()}</div>'
-    roles = "".join(
-        f'<li><span class="swatch" style="background:{colour}"></span>{html.escape(role)}</li>'
-        for role, colour in ROLE_COLOURS.items())
+    """What the colours and highlights mean: the drawer's legend (the roles and marks
+    this drawing uses), then the marks the page adds while stepping."""
     marks = (
-        '<li><span class="swatch mark-target"></span>the node computed now, or receiving '
-        'gradient now</li>'
+        '<li><span class="swatch mark-target"></span>the node computed now (forward), or '
+        'receiving gradient now (backward)</li>'
         '<li><span class="swatch mark-source"></span>its inputs (forward), or the node '
         'passing gradient back (backward)</li>'
-        '<li><span class="swatch faded"></span>not computed yet, or gradient not final yet</li>'
-        '<li>numbers on edges: the local derivative d(out)/d(in)</li>'
-        '<li>grad cell: red positive, blue negative, paler near 0</li>')
-    return f'<div id="legend"><ul>{roles}{marks}</ul></div>'
+        '<li><span class="swatch faded"></span>not computed yet (<code>data ?</code>), or '
+        'its gradient not final yet</li>')
+    return f'<div id="legend">{drawn.legend_html()}<ul class="marks">{marks}</ul></div>'
 
 
 def _name_latex(explanation: Explanation, node: Value) -> str:
