@@ -211,7 +211,9 @@ def _legend(drawn: Graph) -> str:
         '<li><span class="swatch mark-source"></span>its inputs (forward), or the node '
         'passing gradient back (backward)</li>'
         '<li><span class="swatch faded"></span>not computed yet (<code>data ?</code>), or '
-        'its gradient not final yet</li>')
+        'its gradient not final yet</li>'
+        '<li><span class="swatch grads"></span>grad cells as gradients arrive: red positive, '
+        'blue negative, paler near 0</li>')
     return f'<div id="legend">{drawn.legend_html()}<ul class="marks">{marks}</ul></div>'
 
 
