@@ -60,7 +60,8 @@ class PageOutput:
                 "shown as HTML in a notebook)")
 
 
-def _page_fallback(explanation: Explanation, forward: bool, draw_options: dict) -> PageOutput:
+def _page_fallback(explanation: Explanation, draw_options: dict) -> PageOutput:
+    """The page instead of the slider (it has both passes: it starts with the forward)."""
     from .page import render_page
 
     print(NO_IPYWIDGETS)
@@ -93,7 +94,7 @@ def stepper(explanation: Explanation, forward: bool = False, **draw_options: Any
     try:
         import ipywidgets as widgets
     except ImportError:
-        return _page_fallback(explanation, forward, draw_options)
+        return _page_fallback(explanation, draw_options)
 
     hides = getattr(explanation, "hidden_constants", 0) > 0
     fsteps = forward_steps(explanation.root, explanation.notation, constants=not hides)

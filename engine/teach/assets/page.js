@@ -226,7 +226,6 @@
     if (forward) return nodeEls[fk ? D.forward[fk - 1].node : D.root];
     return nodeEls[k ? D.steps[k - 1].input : D.root];
   }
-  function toggle(el, cls, on) { if (el) el.classList.toggle(cls, on); }
   function show(p) {
     p = Math.max(0, Math.min(total, p | 0));
     pos = p;
