@@ -120,8 +120,9 @@ def test_fifty_steps_make_a_small_page():
     e = explain(y)
     assert 45 <= len(e) <= 70
     page = render_page(e, graph=HAS_DOT)
-    # about 280 KB: 60 backward and 36 forward steps, each with its MathML
-    assert len(page.encode()) < 350_000, len(page.encode())
+    # about 350 KB: 60 backward and 36 forward steps (data 60 KB), each typeset line by
+    # line (MathML 155 KB), and one drawing with a number on each edge (SVG 90 KB)
+    assert len(page.encode()) < 400_000, len(page.encode())
     if HAS_DOT:
         assert page.count("<svg") == 1  # one drawing, highlighted per step by the script
 
@@ -219,11 +220,14 @@ def test_each_step_has_its_formula_as_mathml():
     pytest.importorskip("latex2mathml")
     e = example()
     page = render_page(e, graph=False)
-    maths = re.findall(r'<div id="math-([fb]\d+)">(<math.*?</math>)</div>', page, re.S)
+    maths = re.findall(r'<div id="math-([fb]\d+)">(.*?</math>)</div></div>', page, re.S)
     ids = [k for k, _ in maths]
     assert ids == [f"f{k}" for k in range(1, 4)] + [f"b{k}" for k in range(1, 6)]
-    assert all('display="block"' in m for _, m in maths)
-    assert "<mfrac>" in dict(maths)["b4"]  # d c / d (a b) . d (a b) / d a
+    assert all('<mstyle displaystyle="true"' in m for _, m in maths)  # full-size fractions
+    # one line per "= ...": step 4 is dc/da += dc/d(ab) d(ab)/da = b = -3, now dc/da = -2.929
+    step4 = dict(maths)["b4"]
+    assert step4.count('<div class="line">') == 4 and step4.count("<math") == 4
+    assert "<mfrac>" in step4 and "now" in step4
 
 
 def test_the_side_panel_writes_a_bare_number_once_and_negatives_in_parentheses():

@@ -47,6 +47,7 @@ class ForwardStep:
         numbers: the same with the inputs' values, ``2 * (-3)``.
         value: the node's value, ``node.data``.
         latex: ``name = expression = numbers = value`` in LaTeX (repeats left out).
+        latex_parts: those parts of ``latex``, in order.
     """
 
     number: int
@@ -56,6 +57,7 @@ class ForwardStep:
     numbers: str
     value: float
     latex: str = field(repr=False, default="")
+    latex_parts: tuple[str, ...] = field(repr=False, default=())
 
     def parts(self) -> list[str]:
         """``[name, expression, numbers, value]`` with a part equal to the one before it
@@ -126,12 +128,12 @@ def forward_steps(root: Value, notation: Notation | None = None, *,
         values_latex = [number_piece(x.data, latex=True) for x in node.inputs]
         numbers = write(node, rule.expression, values).text()
         numbers_latex = write(node, rule.latex, values_latex, latex=True).text()
-        latex = " = ".join(_once([notation.latex(node), notation.expression_latex(node),
-                                  numbers_latex, latex_number(node.data)]))
+        parts = tuple(_once([notation.latex(node), notation.expression_latex(node),
+                             numbers_latex, latex_number(node.data)]))
         steps.append(ForwardStep(
             number=len(steps) + 1, node=node, name=notation.name(node),
             expression=notation.expression(node), numbers=numbers, value=node.data,
-            latex=latex,
+            latex=" = ".join(parts), latex_parts=parts,
         ))
     return steps
 

@@ -48,14 +48,14 @@ from .draw import Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
 from .files import atomic_write
 from .forward import ForwardStep, forward_steps
 from .mathml import mathml
-from .notation import factor, latex_number, number, number_piece, visible
+from .notation import factor, number, number_piece, visible
 from .tables import html_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..value import Value
     from .explain import Explanation, Step
 
-__all__ = ["render_page", "write_page", "INSTALL_GRAPHVIZ", "MIN_TEXT_PX", "chain_latex"]
+__all__ = ["render_page", "write_page", "INSTALL_GRAPHVIZ", "MIN_TEXT_PX", "chain_lines"]
 
 #: The page never shows the drawing's text smaller than this (CSS pixels).
 MIN_TEXT_PX = 11
@@ -217,35 +217,25 @@ def _legend(drawn: Graph) -> str:
     return f'<div id="legend">{drawn.legend_html()}<ul class="marks">{marks}</ul></div>'
 
 
-def _name_latex(explanation: Explanation, node: Value) -> str:
-    """A node's LaTeX name, in parentheses when it is an expression (``\\partial (a\\,b)``)."""
-    text = explanation.notation.latex(node)
-    simple = explanation.notation.is_label(node) or explanation.notation.is_short(node)
-    return text if simple else rf"\left({text}\right)"
+def chain_lines(step: Step) -> list[str]:
+    r"""The step's chain rule (``Step.chain_latex``) as LaTeX lines for a narrow panel:
+    ``lhs = first part``, then one ``= part`` per line, then the new total
+    (``	ext{now } ...``) when the step adds to an earlier contribution."""
+    lhs, rel, rest = step.chain_parts()
+    main, now, total = rest.partition(r", \text{ now } ")
+    parts = main.split(" = ")
+    lines = [f"{lhs} {rel} {parts[0]}"] + [f"= {part}" for part in parts[1:]]
+    if now:
+        lines.append(rf"\text{{now }} {total}")
+    return lines
 
 
-def chain_latex(explanation: Explanation, step: Step) -> str:
-    r"""The step's chain rule in LaTeX with names and numbers: the step's own
-    ``chain_latex()`` when it has one, else the contribution it adds to the input's
-    gradient, ``d root/d node * d node/d input = upstream * local formula =
-    upstream * local = contribution`` (each part written once)."""
-    own = getattr(step, "chain_latex", None)
-    if callable(own):
-        return own()
-    root = _name_latex(explanation, explanation.root)
-    node = _name_latex(explanation, step.node)
-    up = factor(number_piece(step.upstream, latex=True), latex=True)
-    local_value = factor(number_piece(step.local, latex=True), latex=True)
-    piece = explanation.notation.local_piece(step.node, step.position, latex=True)
-    local_written = factor(piece, latex=True)
-    x = _name_latex(explanation, step.input)
-    parts = [rf"\frac{{\partial {root}}}{{\partial {node}}} \cdot "
-             rf"\frac{{\partial {node}}}{{\partial {x}}}"]
-    if local_written != local_value:
-        parts.append(rf"{up} \cdot {local_written}")
-    parts.append(rf"{up} \cdot {local_value}")
-    parts.append(latex_number(step.contribution))
-    return " = ".join(parts)
+def _typeset(lines: list[str]) -> str:
+    """LaTeX lines as MathML, one per line, left-aligned: inline ``<math>`` elements in
+    display style (full-size fractions; a display block would be centred)."""
+    return "".join(
+        f'<div class="line">{_compact(mathml(chr(92) + "displaystyle " + line))}</div>'
+        for line in lines)
 
 
 _CHAR_ENTITY = re.compile(r"&#x([0-9A-Fa-f]+);")
@@ -257,6 +247,7 @@ def _compact(markup: str) -> str:
     ``&`` and quotes). The brackets keep their attributes: without them Chromium
     spaces them as operators, ``( a b )``."""
     markup = markup.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")
+    markup = markup.replace('<math display="inline">', "<math>")  # inline is the default
 
     def char(m: re.Match) -> str:
         ch = chr(int(m.group(1), 16))
@@ -265,12 +256,15 @@ def _compact(markup: str) -> str:
 
 
 def _maths(explanation: Explanation, fsteps: list[ForwardStep]) -> str:
-    """Every step's formula as MathML, in hidden elements the script shows one at a time."""
+    """Every step's formula as MathML, in hidden elements the script shows one at a time:
+    a forward step's ``name = expression = numbers = value`` and a backward step's
+    chain rule, one ``= ...`` per line so that they fit the side panel."""
     out = ['<div id="maths" hidden>']
-    out.extend(f'<div id="math-f{f.number}">{_compact(mathml(f.latex, display=True))}</div>'
-               for f in fsteps)
-    out.extend(f'<div id="math-b{s.number}">'
-               f'{_compact(mathml(chain_latex(explanation, s), display=True))}</div>'
+    for f in fsteps:
+        first, *rest = f.latex_parts
+        lines = [f"{first} = {rest[0]}" if rest else first] + [f"= {p}" for p in rest[1:]]
+        out.append(f'<div id="math-f{f.number}">{_typeset(lines)}</div>')
+    out.extend(f'<div id="math-b{s.number}">{_typeset(chain_lines(s))}</div>'
                for s in explanation)
     out.append("</div>")
     return "".join(out)
