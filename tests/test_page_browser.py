@@ -16,6 +16,7 @@ from engine import Value, explain
 from engine.teach import draw as draw_module
 from engine.teach.forward import forward_steps
 from engine.teach.notation import number
+from engine.teach.page import chain_lines
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 GRAPH_EXPECTED = shutil.which("dot") is not None
@@ -204,8 +205,15 @@ def test_each_step_is_typeset_as_mathml(chromium, tmp_path):
             " return [f.getBoundingClientRect().height,"
             " parseFloat(getComputedStyle(f).fontSize)]; })()")
         assert frac[0] > 1.6 * frac[1], frac
+        # one line per "= ...", each inside the side panel
+        fits = ("Array.from(document.querySelectorAll('#formula math')).every(m => "
+                "m.getBoundingClientRect().right <= "
+                "document.querySelector('aside').getBoundingClientRect().right + 0.5)")
+        assert browser.evaluate(fits) is True
         browser.press("ArrowLeft", 37)
-        assert browser.evaluate("document.querySelectorAll('#formula math').length") == 1
+        assert browser.evaluate("document.querySelectorAll('#formula math').length") == \
+            len(chain_lines(e[2]))
+        assert browser.evaluate(fits) is True
         browser.press("Home", 36)
         browser.press("ArrowRight", 39)  # forward step 1: its line typeset
         assert "6" in browser.evaluate("document.querySelector('#formula math').textContent")
