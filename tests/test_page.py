@@ -261,3 +261,25 @@ def test_the_legend_is_the_drawers_and_the_pages_marks():
     assert "red positive, blue negative" in legend
     assert "the node computed now (forward)" in legend
     assert render_page(e, graph=False).count('id="legend"') == 0
+
+
+def test_without_latex2mathml_the_formulas_are_shown_as_escaped_latex(monkeypatch):
+    import sys
+
+    from engine.teach import mathml as mathml_module
+
+    monkeypatch.setitem(sys.modules, "latex2mathml", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "latex2mathml.converter", None)
+    mathml_module.mathml.cache_clear()
+    try:
+        assert not mathml_module.available()
+        page = render_page(example(), graph=False)
+    finally:
+        mathml_module.mathml.cache_clear()  # later tests convert again
+    maths = re.search(r'<div id="maths" hidden>(.*?)</div>\s*<script', page, re.S).group(1)
+    assert "<math" not in maths and '<code class="latex">' in maths
+    assert "\\frac{\\partial c}" in maths and "<script" not in maths and "<b>" not in maths
+    assert 'id="math-hint"' in page and "pip install latex2mathml" in page
+    monkeypatch.undo()
+    if mathml_module.available():
+        assert 'id="math-hint"' not in render_page(example(), graph=False)

@@ -47,7 +47,8 @@ from .assets import read as read_asset
 from .draw import Graph, GraphTooLarge, draw_graph, grad_colour, inline_svg
 from .files import atomic_write
 from .forward import ForwardStep, forward_steps
-from .mathml import mathml
+from .mathml import INSTALL_LATEX2MATHML, mathml
+from .mathml import available as mathml_available
 from .notation import factor, number, number_piece, visible
 from .tables import html_table
 
@@ -168,6 +169,8 @@ def render_page(explanation: Explanation, title: str | None = None,
         graph=graph_html,
         legend=_legend(drawing.graph) if drawing.graph is not None else "",
         maths=_maths(explanation, fsteps),
+        math_hint=("" if mathml_available() else
+                   f'<p id="math-hint" class="hint">{html.escape(INSTALL_LATEX2MATHML)}</p>'),
         forward=forward_html,
         table=table,
         where=where_html,
