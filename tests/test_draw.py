@@ -203,7 +203,7 @@ def test_local_grads_labels_every_input_edge_with_its_local_derivative():
     # every input edge into an op carries one, in the small edge font; op -> node edges none
     for t, h, attrs in edges(source):
         if h.startswith("op"):
-            assert edge_label(attrs) is not None and "fontsize=9" in attrs, (t, h, attrs)
+            assert edge_label(attrs) is not None and "fontsize=10" in attrs, (t, h, attrs)
         else:
             assert edge_label(attrs) is None
     # the older name means the same

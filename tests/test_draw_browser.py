@@ -129,3 +129,28 @@ def test_viz_js_output_works_alone_and_beside_requirejs(chromium, no_dot, tmp_pa
     required.write_text(page_of([network._repr_html_()], head=amd), encoding="utf-8")
     found, _ = open_page(chromium, required, 1, "viz_requirejs.png")
     assert sorted(found[0]["nodes"]) == expected(network)
+
+
+def test_viz_js_draws_the_collapsed_2_16_16_1_mlp_readably(chromium, no_dot, tmp_path):
+    nn = pytest.importorskip("nn")
+    model = nn.MLP(2, [16, 16, 1], seed=0)
+    loss = nn.mse_loss(model([0.5, -1.0]), 1.0)
+    loss.backward()
+    graph = draw_graph(loss, collapse=True)
+    path = tmp_path / "mlp.html"
+    path.write_text(page_of([graph._repr_html_()]), encoding="utf-8")
+    with Browser(chromium, path.resolve().as_uri(), timeout=60) as page:
+        page.wait_for("!!document.querySelector('.chainrule-picture svg')")
+        nodes = page.evaluate("document.querySelectorAll('.chainrule-picture g.node').length")
+        size = page.evaluate("""(function () {
+            var s = document.querySelector('.chainrule-picture svg');
+            var fonts = Array.from(s.querySelectorAll('text'))
+                .map(t => parseFloat(t.getAttribute('font-size')));
+            return [parseFloat(s.getAttribute('width')), parseFloat(s.getAttribute('height')),
+                    Math.min.apply(null, fonts)];
+        })()""")
+        page.screenshot(ARTIFACTS / "viz_mlp.png")
+    assert nodes == len(expected(graph)) == 2 + 33 + 3 + 2  # x, neurons, loss part, ops
+    width, height, smallest = size  # in pt, as Graphviz writes them
+    scale = min(1.0, 1280 / (width * 4 / 3), 1024 / (height * 4 / 3))
+    assert smallest * 4 / 3 * scale >= 11, (width, height, smallest)

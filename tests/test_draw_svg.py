@@ -21,6 +21,7 @@ from svg_geometry import (
 )
 
 from engine import Value, dot_available, draw_graph
+from engine.teach.notation import number
 
 pytestmark = pytest.mark.skipif(
     not dot_available(), reason="Graphviz's dot is not installed (CI installs it)"
@@ -59,11 +60,14 @@ def test_the_geometry_reader_sees_a_gap():
 
 @pytest.mark.parametrize("rankdir", ["LR", "TB"])
 @pytest.mark.parametrize("options", [{}, {"local_grads": True}, {"highlight": "a"},
-                                     {"show_grad": False}])
+                                     {"show_grad": False}, {"current": "a * b"}])
 def test_every_arrow_tip_lies_on_its_head_nodes_outline(rankdir, options):
     c = small()
+    ab = c.inputs[0]
     if "highlight" in options:
-        options = {"highlight": c.inputs[0].inputs[0]}
+        options = {"highlight": ab.inputs[0]}
+    if "current" in options:  # the thickest arrow, as the step view draws it
+        options = {"current": (ab, 1), "grads": {c: 1.0, ab: 1.0}, "done": {c}}
     svg = draw_graph(c, rankdir=rankdir, **options).svg()
     gaps = tip_gaps(svg)
     assert len(gaps) == 8  # 2 + 1 + 2 edges into ops, 3 from ops into their results
@@ -138,3 +142,62 @@ def test_collapsed_edges_end_in_the_port_of_their_input(rankdir):
         assert cells[head][int(port)].distance(*tip) <= TOUCH, (edge, port, tip)
         others = [c for n, c in enumerate(cells[head]) if n != int(port)]
         assert all(c.distance(*tip) > 2 for c in others), (edge, port, tip)
+
+
+def test_hostile_module_names_and_labels_stay_text_in_the_svg():
+    # A module's name and formula go into a tooltip (a quoted DOT attribute), labels
+    # into cells and ports: none may break the DOT or the SVG.
+    import xml.etree.ElementTree as ET
+
+    from engine.value import scope
+
+    class Odd:
+        kind = "neuron"
+        name = 'n "1" <script>&'
+        formula = 'f(x) = "x" \\ <b>'
+
+        def __init__(self):
+            self.w = Value(0.5, label='w"<1>')
+
+        def parameters(self):
+            return [self.w]
+
+        def __call__(self, x):
+            with scope(self):
+                return (self.w * x).tanh()
+
+    x = Value(1.0, label='x "<i>"')
+    y = Odd()(x)
+    y.label = 'y\\N"<'
+    svg = draw_graph(y * 2, collapse=True).svg()
+    root = ET.fromstring(svg)  # parses: nothing broke out
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert 'x "<i>"' in texts and 'y\\N"<' in texts
+    titles = [a.get("{http://www.w3.org/1999/xlink}title") for a in root.iter(
+        "{http://www.w3.org/2000/svg}a")]
+    assert any(t and t.startswith('n "1" <script>&: f(x) = "x" \\ <b>') for t in titles)
+    assert "<script" not in svg
+
+
+def edge_lines(source: str) -> list[str]:
+    return [x for x in source.splitlines() if re.match(r"^\s*\w+ -> [\w:]+ \[", x)]
+
+
+def test_local_grads_keep_the_collapsed_2_16_16_1_mlp_on_the_screen():
+    # Edge labels would double every rank (16 x 16 virtual nodes: 3296 pt tall when
+    # measured); in a network this wide the neuron edges carry their numbers in
+    # tooltips and the loss's op edges beside the line.
+    model, loss = mlp([16, 16, 1])
+    graph = draw_graph(loss, collapse=True, local_grads=True)
+    assert not any(", label=<" in x for x in edge_lines(graph.source))
+    first = model.layers[0].neurons[0]
+    assert f'tooltip="x1 into layer 1, neuron 1: dz/d(x1) = {number(first.w[0].data)}"' in (
+        graph.source)
+    assert graph.source.count(", xlabel=<") == 3  # - (two inputs) and ^2
+    svg = graph.svg()
+    assert fitted_text_px(svg) >= READABLE_PX, size_pt(svg)
+    # a small network keeps its numbers on the edges
+    _, small_loss = mlp([3, 1])
+    small_source = draw_graph(small_loss, collapse=True, local_grads=True).source
+    labelled = [x for x in edge_lines(small_source) if ", label=<" in x]
+    assert len(labelled) == 2 * 3 + 3 + 3 and "xlabel" not in small_source

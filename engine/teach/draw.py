@@ -58,8 +58,8 @@ from .files import atomic_write
 from .groups import Neurons, find_neurons, kind_of, module_paths, owner_formula, owner_name
 from .notation import Notation, number, visible
 
-__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "LegendEntry", "dot_available",
-           "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
+__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "LegendEntry", "legend_html",
+           "dot_available", "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
 
 #: One line telling how to get Graphviz's ``dot`` program.
 INSTALL_HINT = (
@@ -91,7 +91,7 @@ _POSITIVE = (0xD6, 0x60, 0x4D)  # full-strength red for large positive gradients
 _NEGATIVE = (0x43, 0x93, 0xC3)  # full-strength blue for large negative gradients
 _FADED = "#aaaaaa"  # text and borders of nodes whose gradient is not final yet
 _FONT = "Helvetica"
-_LOCAL_SIZE = 9  # pt: local derivatives on edges, smaller than the boxes' 11 pt
+_LOCAL_SIZE = 10  # pt: local derivatives on edges, smaller than the boxes' 11 pt
 _PORT_SIZE = 10  # pt: the input names on a collapsed neuron's ports
 _HOT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2'
 _HOT_CURRENT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=3.5'
@@ -274,7 +274,9 @@ def _legend(plan: _Plan) -> list[LegendEntry]:
         meaning = "the local derivative d(node)/d(input)"
         if neurons.of:
             meaning += ("; on an edge into a neuron, dz/d(input), the factor its δ = dL/dz "
-                        "is multiplied by on the way back (the weight, for an input)")
+                        "is multiplied by on the way back (the weight, for an input); in a "
+                        f"network with a neuron of more than {PORTS_UP_TO} inputs, in the "
+                        "edge's tooltip (hover the edge)")
         entries.append(LegendEntry("#333333", "number on an edge", meaning))
     if plan.on_path:
         entries.append(LegendEntry(HIGHLIGHT, "path", "a path from the highlighted leaf to "
@@ -702,12 +704,13 @@ def _samples(order: list[Value], neurons: Neurons, inputs: Collection[Value]) ->
     the graph meets them (the order of the samples when the loss adds them in order)."""
     if not any(len(calls) > 1 for calls in neurons.calls.values()):
         return {}
+    number = {key: n for keys in neurons.calls.values() for n, key in enumerate(keys, 1)}
     fed: dict[Value, set[int]] = {}
     for node in order:
         key = neurons.of.get(node)
         if key is None:
             continue
-        call = neurons.calls[id(neurons.owner[key])].index(key) + 1
+        call = number[key]
         for i in node.inputs:
             if i in inputs and i not in neurons.of:
                 fed.setdefault(i, set()).add(call)
@@ -730,6 +733,7 @@ class _Plan:
     roles_from: str  # "model", "given" (parameters=) or "labels" (a bare expression)
     samples: dict[Value, int]  # model input -> its sample, in a batch graph
     model_inputs: set[Value]  # leaves fed to a model that are not its parameters
+    wide: bool | None = None  # see _wide (computed on first use)
     # filled while writing: edge ids for Graph, and edges for the layout estimate
     edge_ids: dict[tuple, str] = field(default_factory=dict)
     layout_edges: list[tuple[str, str]] = field(default_factory=list)
@@ -865,6 +869,17 @@ def _ported(plan: _Plan, key: int) -> bool:
     return len(plan.neurons.sources(key)) <= PORTS_UP_TO
 
 
+def _wide(plan: _Plan) -> bool:
+    """A collapsed network with a neuron of more than ``PORTS_UP_TO`` inputs. There an
+    edge label would double every rank (Graphviz lays labels out as nodes between
+    ranks), and the virtual nodes of a 16 x 16 band of edges would make a 2-16-16-1
+    MLP five times as tall: numbers go into tooltips, or beside the line (xlabel)."""
+    if plan.wide is None:
+        neurons = plan.neurons
+        plan.wide = any(len(neurons.sources(k)) > PORTS_UP_TO for k in neurons.members)
+    return plan.wide
+
+
 def _neuron_node(plan: _Plan, node: Value, key: int) -> str:
     """A compact neuron call: its output's name, its output's data and its delta.
 
@@ -949,7 +964,10 @@ def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
         plan.layout_edges.append((source, ids[node]))
         head = f"{ids[node]}:p{n}:{side}" if ported else ids[node]
         tip = f"{notation.name(i)} into {plan.neurons.name(key)}"
-        label = f", {_local_label(locals_[i])}" if i in locals_ else ""
+        label = ""
+        if i in locals_:
+            tip += f": dz/d({notation.name(i)}) = {number(locals_[i])}"
+            label = "" if _wide(plan) else f", {_local_label(locals_[i])}"
         lines.append(f'{source} -> {head} [id="e{k}_from_{source}", '
                      f'tooltip="{_attr(tip)}"{label}{_HOT if hot else ""}];')
     return lines
@@ -970,9 +988,11 @@ def _pre_activation_grads(neurons: Neurons, key: int) -> dict[Value, float]:
     return {i: grads.get(i, 0.0) for i in neurons.sources(key)}
 
 
-def _local_label(local: float) -> str:
-    """An edge's label: the local derivative, small and dark grey beside the line."""
-    return f'label=<{_text(number(local))}>, fontsize={_LOCAL_SIZE}, fontcolor="#333333"'
+def _local_label(local: float, beside: bool = False) -> str:
+    """An edge's label: the local derivative, small and dark grey; ``beside``: placed
+    after the layout (``xlabel``), taking no room in it (see ``_wide``)."""
+    kind = "xlabel" if beside else "label"
+    return f'{kind}=<{_text(number(local))}>, fontsize={_LOCAL_SIZE}, fontcolor="#333333"'
 
 
 def _op_edges(plan: _Plan, node: Value) -> list[str]:
@@ -991,7 +1011,7 @@ def _op_edges(plan: _Plan, node: Value) -> list[str]:
         this_current = is_current and current is not None and current[1] == position
         hot = i in plan.on_path or this_current
         if plan.options.show_local or hot:
-            attrs.append(_local_label(local))
+            attrs.append(_local_label(local, beside=bool(plan.neurons.of) and _wide(plan)))
         if this_current:
             attrs.append('class="current"')
         style = _HOT_CURRENT if this_current else (_HOT if hot else "")
