@@ -105,11 +105,17 @@
     return { cx: content.x + content.w / 2, cy: content.y + content.h / 2,
              s: Math.max(minScale, s) };
   }
+  function clampCentre(c, half, start, size) {
+    // a drawing larger than the view: keep the view on it; smaller: centre it
+    if (size <= 2 * half) return start + size / 2;
+    return Math.max(start + half, Math.min(start + size - half, c));
+  }
   function setView(v) {
     var b = boxSize();
     var s = Math.max(minScale, Math.min(maxScale, v.s));
-    view = { cx: v.cx, cy: v.cy, s: s };
     var w = b.w / s, h = b.h / s;
+    view = { cx: clampCentre(v.cx, w / 2, content.x, content.w),
+             cy: clampCentre(v.cy, h / 2, content.y, content.h), s: s };
     svg.setAttribute("viewBox", [view.cx - w / 2, view.cy - h / 2, w, h].join(" "));
     document.body.dataset.zoom = String(Math.round(s * 1000) / 1000);
   }
