@@ -387,3 +387,23 @@ def test_a_collapsed_network_shows_each_neurons_data_and_delta_when_known(chromi
         z_grads = {f"δ {number(n.grad)}" for n in e.order if n.label and n.label.startswith("z")}
         assert final <= z_grads, (final, z_grads)
         shot(browser, "page_collapsed.png")
+
+
+def test_if_the_browser_cannot_lay_the_graph_out_the_page_says_so(chromium, tmp_path,
+                                                                  monkeypatch):
+    e = example()
+    no_dot(monkeypatch)
+    page = e.to_html(tmp_path / "steps.html")
+    text = page.read_text(encoding="utf-8")
+    start = text.index('"dot": "digraph')
+    broken = text[:start] + '"dot": "digraph { <broken",' + \
+        text[text.index('"minTextPx"', start):]  # DOT that Graphviz rejects
+    page.write_text(broken, encoding="utf-8")
+    with Browser(chromium, page.resolve().as_uri()) as browser:
+        browser.wait_for(READY)
+        note = browser.evaluate("document.getElementById('graph-note').textContent")
+        assert note.startswith("The browser could not draw the graph")
+        assert "install Graphviz" in note or "Install it" in note
+        assert browser.evaluate("document.getElementById('view-controls').hidden") is True
+        browser.press("End", 35)  # the tables still step
+        assert browser.evaluate(PHASE) == "backward"

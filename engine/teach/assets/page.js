@@ -396,7 +396,11 @@
     }).catch(function (err) {
       graphBox.classList.remove("pending");
       graphBox.classList.add("missing");
-      document.getElementById("graph-note").textContent =
+      graphBox.textContent = "";
+      var note = document.createElement("p");
+      note.id = "graph-note";
+      graphBox.appendChild(note);
+      note.textContent =
         "The browser could not draw the graph (" + err + "). " + D.installHint +
         " The tables below have every step.";
       window.chainrule.ready = true;
