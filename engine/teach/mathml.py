@@ -98,7 +98,14 @@ _PLUS_EQUALS = re.compile(r"<mo><mrow><mo>(?:&#x0002B;|\+)</mo></mrow></mo>"
                           r"<mo>(?:&#x0003D;|=)</mo>")
 
 
+# An index such as w_{2.9.15} comes out as a number and an italic identifier
+# (``<mn>2.9</mn><mi>.15</mi>``): one number, as written.
+_SPLIT_INDEX = re.compile(r"<mn>([0-9.]+)</mn><mi>(\.[0-9][0-9.]*)</mi>")
+
+
 def _spacing(markup: str) -> str:
+    while _SPLIT_INDEX.search(markup):
+        markup = _SPLIT_INDEX.sub(r"<mn>\1\2</mn>", markup)
     markup = _PLUS_EQUALS.sub("<mo>+=</mo>", markup)
     markup = _SIGN.sub(r'\1<mo form="prefix">\2</mo>', markup)
     markup = _POWERED.sub(r'\1<mspace width="0.167em" />', markup)
