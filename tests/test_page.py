@@ -60,7 +60,12 @@ def test_no_network_and_no_external_files():
 
 def no_dot(monkeypatch):
     """Make the drawer find no ``dot``, as on a machine without Graphviz."""
-    monkeypatch.setattr(draw_module.shutil, "which", lambda name: None)
+    which = draw_module.shutil.which
+
+    def no_dot_which(name, *args, **kwargs):  # other programs (chromium) are still found
+        return None if name == "dot" else which(name, *args, **kwargs)
+
+    monkeypatch.setattr(draw_module.shutil, "which", no_dot_which)
 
 
 def test_without_dot_the_page_carries_viz_and_the_dot_text(monkeypatch):

@@ -298,7 +298,12 @@ def test_pan_zoom_and_fit(chromium, tmp_path):
 
 def no_dot(monkeypatch):
     """Make the drawer find no ``dot``, as on a machine without Graphviz."""
-    monkeypatch.setattr(draw_module.shutil, "which", lambda name: None)
+    which = draw_module.shutil.which
+
+    def no_dot_which(name, *args, **kwargs):  # other programs (chromium) are still found
+        return None if name == "dot" else which(name, *args, **kwargs)
+
+    monkeypatch.setattr(draw_module.shutil, "which", no_dot_which)
 
 
 def test_without_dot_the_browser_draws_the_graph_with_no_network(chromium, tmp_path,
