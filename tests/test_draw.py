@@ -803,3 +803,19 @@ def test_notebook_display_is_the_picture_then_the_legend():
     bundle = g._repr_mimebundle_()
     assert bundle["text/html"] == page and bundle["image/svg+xml"].lstrip().startswith("<?xml")
     assert bundle["text/plain"] == repr(g)
+
+
+def test_collapsed_edge_ids_stay_unique_when_two_nodes_of_a_call_are_read():
+    # A neuron whose pre-activation z is read outside it as well as its output a: both
+    # are drawn as the one neuron node, and the next neuron reads both.
+    mlp, forward = fake_mlp([2, 1])
+    [a] = forward([0.5, -1.0])
+    z = a.inputs[0]
+    nxt = FakeNeuron(2, 1, 2)
+    out = nxt([a, z])
+    g = draw_graph(out, collapse=True)
+    ids = [attr(attrs, "id") for _, _, attrs in edges(g.source)]
+    assert len(ids) == len(set(ids))
+    into = [(t, h) for t, h, _ in edges(g.source) if h.split(":")[0] == g.node_id(out)]
+    assert [t for t, _ in into] == [g.node_id(a), g.node_id(a)]
+    assert [h.split(":")[1] for _, h in into] == ["p0", "p1"]

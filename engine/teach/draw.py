@@ -704,13 +704,13 @@ def _samples(order: list[Value], neurons: Neurons, inputs: Collection[Value]) ->
     the graph meets them (the order of the samples when the loss adds them in order)."""
     if not any(len(calls) > 1 for calls in neurons.calls.values()):
         return {}
-    number = {key: n for keys in neurons.calls.values() for n, key in enumerate(keys, 1)}
+    call_number = {key: n for keys in neurons.calls.values() for n, key in enumerate(keys, 1)}
     fed: dict[Value, set[int]] = {}
     for node in order:
         key = neurons.of.get(node)
         if key is None:
             continue
-        call = number[key]
+        call = call_number[key]
         for i in node.inputs:
             if i in inputs and i not in neurons.of:
                 fed.setdefault(i, set()).add(call)
@@ -958,8 +958,12 @@ def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
     locals_ = _pre_activation_grads(plan.neurons, key) if plan.options.show_local else {}
     lines = []
     k = plan.index[node]
+    seen: set[str] = set()
     for n, i in enumerate(plan.neurons.sources(key)):
         source = ids[i]
+        # two nodes of one other neuron call both read here share its drawn node
+        edge = f"e{k}_from_{source}" + (f"_{n}" if source in seen else "")
+        seen.add(source)
         hot = i in plan.on_path
         plan.layout_edges.append((source, ids[node]))
         head = f"{ids[node]}:p{n}:{side}" if ported else ids[node]
@@ -968,7 +972,7 @@ def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
         if i in locals_:
             tip += f": dz/d({notation.name(i)}) = {number(locals_[i])}"
             label = "" if _wide(plan) else f", {_local_label(locals_[i])}"
-        lines.append(f'{source} -> {head} [id="e{k}_from_{source}", '
+        lines.append(f'{source} -> {head} [id="{edge}", '
                      f'tooltip="{_attr(tip)}"{label}{_HOT if hot else ""}];')
     return lines
 
