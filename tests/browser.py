@@ -69,6 +69,9 @@ class Browser:
         os.close(from_child)
         self._buffer = b""
         self._next_id = 0
+        #: the DevTools events received so far (e.g. ``Network.requestWillBeSent``)
+        self.events: list[dict] = []
+        self._frames: dict[str, str] = {}  # child frame target -> its session
         self._session = None
         try:
             self._attach()
@@ -78,11 +81,17 @@ class Browser:
 
     # --- protocol ----------------------------------------------------------------
 
-    def send(self, method: str, params: dict | None = None, session: bool = True) -> dict:
-        """Send one command and return its result (raises RuntimeError on a protocol error)."""
+    def send(self, method: str, params: dict | None = None,
+             session: bool | str = True) -> dict:
+        """Send one command and return its result (raises RuntimeError on a protocol error).
+
+        ``session``: True for the page, False for the browser itself, or the id of
+        another session (a frame attached by ``evaluate_in_frame``)."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session and self._session:
+        if isinstance(session, str):
+            message["sessionId"] = session
+        elif session and self._session:
             message["sessionId"] = self._session
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         deadline = time.monotonic() + self.timeout
@@ -92,6 +101,8 @@ class Browser:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply.get("result", {})
+            if "method" in reply:  # an event: kept for the tests that look at them
+                self.events.append(reply)
 
     def _read(self, deadline: float) -> dict:
         while b"\0" not in self._buffer:
@@ -127,6 +138,57 @@ class Browser:
         if "exceptionDetails" in result:
             raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def requests(self) -> list[str]:
+        """The URLs the page has asked for since ``watch_network()``."""
+        return [e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"]
+
+    def watch_network(self) -> None:
+        """Record every request from now on, then reload the page so its loading counts."""
+        self.send("Network.enable")
+        self.send("Page.enable")
+        self.send("Page.reload", {"ignoreCache": True})
+        time.sleep(0.2)
+
+    def evaluate_in_frame(self, expression: str):
+        """The JSON value of an expression in the page's child frame (an ``<iframe>``,
+        a sandboxed ``srcdoc`` one too). Chromium runs such a frame as its own target:
+        it is attached to once, and the expression evaluated there."""
+        frames = [t for t in self.send("Target.getTargets", session=False)["targetInfos"]
+                  if t["type"] == "iframe"]
+        if not frames:
+            raise RuntimeError("no child frame found in the page")
+        target = frames[0]["targetId"]
+        if target not in self._frames:
+            self._frames[target] = self.send("Target.attachToTarget",
+                                             {"targetId": target, "flatten": True},
+                                             session=False)["sessionId"]
+        result = self.send("Runtime.evaluate", {"expression": expression,
+                                                "returnByValue": True, "awaitPromise": True},
+                           session=self._frames[target])
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wheel(self, x: float, y: float, delta_y: float) -> None:
+        """A mouse wheel turn at (x, y) in CSS px (negative ``delta_y``: away, zoom in)."""
+        self.send("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": x, "y": y,
+                                               "deltaX": 0, "deltaY": delta_y})
+
+    def drag(self, start: tuple[float, float], end: tuple[float, float], steps: int = 5) -> None:
+        """Press the left button at ``start``, move to ``end`` in ``steps``, release."""
+        self.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": start[0],
+                                               "y": start[1], "button": "left",
+                                               "buttons": 1, "clickCount": 1})
+        for k in range(1, steps + 1):
+            x = start[0] + (end[0] - start[0]) * k / steps
+            y = start[1] + (end[1] - start[1]) * k / steps
+            self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y,
+                                                   "button": "left", "buttons": 1})
+        self.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": end[0],
+                                               "y": end[1], "button": "left", "buttons": 0,
+                                               "clickCount": 1})
 
     def wait_for(self, expression: str) -> None:
         """Poll until a JavaScript expression is truthy."""
