@@ -270,14 +270,6 @@ def test_stepper_without_dot_shows_the_hint_and_dot_text(monkeypatch):
     assert "install Graphviz" in box.picture.value and "digraph" in box.picture.value
 
 
-def test_stepper_without_ipywidgets_says_what_to_install(monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import now raises ImportError
-    with pytest.raises(ImportError, match="pip install ipywidgets"):
-        explain(Value(1.0) * 2).stepper()
-
-
 @pytest.mark.parametrize("build, name", [
     (lambda a, b, c, d: a * b + c * d, "a * b + c * d"),   # a neuron's weighted sum
     (lambda a, b, c, d: a - (b + c), "a - (b + c)"),
