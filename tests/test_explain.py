@@ -34,7 +34,7 @@ def test_every_number_is_what_backward_computes(program):
     leaves_b, root_b = build(program)
     leaves_e, root_e = build(program)
     root_b.backward()
-    explanation = explain(root_e)
+    explanation = explain(root_e, constants=True)  # every step shown
     order_b, order_e = backward_order(root_b), backward_order(root_e)
     twin = dict(zip(order_e, order_b))
     assert len(order_b) == len(order_e)
@@ -154,7 +154,7 @@ def test_grads_at_and_done_at_follow_the_steps():
 
 
 def test_bad_step_numbers_and_roots_are_refused():
-    e = explain(Value(2.0) * 3)
+    e = explain(Value(2.0) * 3, constants=True)
     with pytest.raises(ValueError, match="steps 1 to 2"):
         e.grads_at(3)
     with pytest.raises(ValueError, match="out of range"):
@@ -202,7 +202,7 @@ def test_long_explanations_are_shortened_in_notebooks_only():
     y = x
     for _ in range(150):
         y = y * 0.99 + x
-    e = explain(y)
+    e = explain(y, constants=True)
     assert len(e) == 600
     lines = str(e).splitlines()
     # title, blank, header, rule, 600 rows, then the definitions of the short names
@@ -218,7 +218,7 @@ def test_explains_a_deep_chain_without_recursion():
     for _ in range(20_000):
         y = y + 1.0
     e = explain(y)
-    assert len(e) == 40_000 and x.grad == 1.0
+    assert len(e) == 20_000 and e.hidden_constants == 20_000 and x.grad == 1.0
 
 
 def test_graph_at_a_step_asks_the_drawer_for_that_state(monkeypatch):
@@ -387,4 +387,7 @@ def test_the_start_defines_a_short_root_name():
     root = x.tanh().sigmoid().exp().sin() + x * 2.0  # no label, a long expression
     e = explain(root)
     assert e.names[root].startswith("v")
-    assert e.start().endswith(f"(where {e.names[root]} = {e.notation.expression(root)})")
+    assert e.start().startswith(f"Start: grad({e.names[root]}) = 1 (d {e.names[root]} / d itself) "
+                                f"(where {e.names[root]} = {e.notation.expression(root)}).")
+    assert e.start().endswith("1 step into a constant not shown (explain(root, constants=True) "
+                              "shows it)")

@@ -18,6 +18,12 @@ name ``v<k>``, the same as in ``explain`` and in the drawing's node ids); short
 unlabelled ones are repeated in place. This keeps the text small even for graphs
 whose fully expanded formula would be astronomically long (``x = x*x`` sixty
 times). Everything is iterative, so a chain a million ops deep works.
+
+``formula(root, latex=True)`` writes the same in LaTeX, each op from its rule's
+``latex``:
+
+>>> print(formula((w1*x1 + w2*x2 + b).tanh(), latex=True))
+\\tanh \\left(w_{1} \\, x_{1} + w_{2} \\, x_{2} + b\\right)
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from .templates import ATOM, Piece, flatten
 __all__ = ["formula"]
 
 
-def formula(root: Value, *, max_inline: int = 30) -> str:
+def formula(root: Value, *, max_inline: int = 30, latex: bool = False) -> str:
     """The formula that ``root`` was computed by, as readable text.
 
     Args:
@@ -44,7 +50,8 @@ def formula(root: Value, *, max_inline: int = 30) -> str:
         ``where`` line and one indented line per name (innermost first).
 
     Raises:
-        TypeError: ``root`` is not a Value, or ``max_inline`` is not an int.
+        TypeError: ``root`` is not a Value, ``max_inline`` is not an int or ``latex``
+            not a bool.
         ValueError: ``max_inline`` is negative.
     """
     if not isinstance(root, Value):
@@ -54,6 +61,9 @@ def formula(root: Value, *, max_inline: int = 30) -> str:
                         f"{type(max_inline).__name__} {max_inline!r}")
     if max_inline < 0:
         raise ValueError(f"formula: max_inline must be >= 0, got {max_inline}")
+    if not isinstance(latex, bool):
+        raise TypeError(f"formula: latex must be True or False, got {type(latex).__name__} "
+                        f"{latex!r}")
     notation = Notation(root)
     order = notation.order
     uses: dict[Value, int] = {}
@@ -62,25 +72,44 @@ def formula(root: Value, *, max_inline: int = 30) -> str:
             uses[i] = uses.get(i, 0) + 1
 
     texts: dict[Value, Piece] = {}
+    plains: dict[Value, Piece] = {leaf: notation.piece(leaf) for leaf in order
+                                  if leaf.is_leaf()} if latex else {}
     definitions: list[tuple[str, Piece]] = []
+    latex_names = notation._latex_pieces() if latex else {}
     for node in order:
         if node.is_leaf():
-            texts[node] = notation.piece(node)
+            texts[node] = latex_names[node] if latex else notation.piece(node)
             continue
         rule = node.rule
         assert rule is not None  # not a leaf
-        text = write(node, rule.expression, [texts[i] for i in node.inputs])
+        # the length that decides inlining is the text's, so both forms name the same nodes
+        plain = write(node, rule.expression, [plains[i] for i in node.inputs]) if latex \
+            else None
+        text = write(node, rule.latex if latex else rule.expression,
+                     [texts[i] for i in node.inputs], latex)
+        length = (plain if plain is not None else text).length
         shared = node is not root and uses.get(node, 0) > 1
         if shared and node.label:
-            name = notation.name(node)
-        elif shared and text.length > max_inline:
-            name = notation.short_name(node)
+            name = latex_names[node].text() if latex else notation.name(node)
+        elif shared and length > max_inline:
+            name = (f"{notation.prefix}_{{{notation.index[node]}}}" if latex
+                    else notation.short_name(node))
         else:
             texts[node] = text
+            if plain is not None:
+                plains[node] = plain
             continue
         definitions.append((name, text))
-        texts[node] = notation.piece(node) if node.label else Piece.of(name, ATOM)
+        if latex:
+            texts[node] = latex_names[node] if node.label else Piece.of(name, ATOM)
+            plains[node] = notation.piece(node) if node.label else \
+                Piece.of(notation.short_name(node), ATOM)
+        else:
+            texts[node] = notation.piece(node) if node.label else Piece.of(name, ATOM)
     result = flatten(texts[root].rope)
-    if definitions:
+    if definitions and latex:
+        result += r" \quad \text{where } " + r", \; ".join(f"{n} = {t.text()}"
+                                                          for n, t in definitions)
+    elif definitions:
         result += "\nwhere\n" + "\n".join(f"  {n} = {t.text()}" for n, t in definitions)
     return result

@@ -21,7 +21,12 @@ parentheses where a minus would otherwise change the reading: ``a * (-2)``,
 ``(-2)^2``, ``1 - (-3)``), so each written formula reads to its number. Each
 op is written from its rule's templates (``Rule.expression``, ``Rule.latex``,
 ``Rule.derivatives``, ``Rule.derivatives_latex``; see ``templates.py``), so an
-op added to the table is written correctly with no change here.
+op added to the table is written correctly with no change here. A local
+derivative is read from its text form (``Rule.derivatives``), with the numbers of
+the node put in (its constant, the numbers mixed into it) and simplified where
+that is exact (``2 * x``, never ``2 * x^(2 - 1)``: ``templates.simplify``); its LaTeX
+is written from the same reading, each function by its rule's ``latex``. If the
+reader does not know a formula's syntax, the rule's templates are used as they are.
 
 **Names.** ``Notation(root)`` names every node of one graph:
 
@@ -58,8 +63,21 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Real
 
+from ..ops import RULES
 from ..value import Value
-from .templates import ATOM, NEG, POWER, PRODUCT, SUM, Piece, Template, flatten
+from .templates import (
+    ATOM,
+    NEG,
+    POWER,
+    PRODUCT,
+    SUM,
+    Piece,
+    Template,
+    flatten,
+    parse,
+    render,
+    simplify,
+)
 
 __all__ = ["DIGITS", "NAME_LIMIT", "precision", "set_precision", "current_digits", "number",
            "magnitude", "latex_number", "visible", "latex_label", "forward_order", "Notation",
@@ -441,7 +459,8 @@ class Notation:
 
     def local_formula(self, node: Value, position: int) -> str:
         """d(node)/d(input ``position``) as text, with the inputs' names:
-        for ``c ** a``: ``a * c^(a - 1)``."""
+        for ``c ** a``: ``a * c^(a - 1)``; for ``x ** 2``: ``2 * x`` (simplified
+        where exact once the numbers are in: ``templates.simplify``)."""
         return self.local_piece(node, position).text()
 
     def local_piece(self, node: Value, position: int, latex: bool = False) -> Piece:
@@ -449,9 +468,21 @@ class Notation:
         rule = node.rule
         if rule is None:
             raise ValueError(f"{node!r} is a leaf: it has no local derivatives")
-        template = (rule.derivatives_latex if latex else rule.derivatives)[position]
         pieces = self._latex_pieces() if latex else self._pieces
-        return write(node, template, [pieces[i] for i in node.inputs], latex)
+        operands = [pieces[i] for i in node.inputs]
+        names = rule.operands
+        numbers: list[float | None] = [
+            i.data if (i.is_leaf() and not i.label) else None for i in node.inputs]
+        if node.arg is not None:
+            names = names + ("c",)
+            operands.append(number_piece(node.arg, latex))
+            numbers.append(node.arg)
+        try:
+            tree = parse(rule.derivatives[position], names)
+        except ValueError:  # a formula this reader does not know: the rule's own template
+            template = (rule.derivatives_latex if latex else rule.derivatives)[position]
+            return write(node, template, operands[:len(node.inputs)], latex)
+        return render(simplify(tree, numbers), operands, number_piece, latex, _functions())
 
     def local_latex(self, node: Value, position: int) -> str:
         """``local_formula`` in LaTeX, from the rule's ``derivatives_latex``."""
@@ -496,6 +527,16 @@ class Notation:
         Every short name among the names of ``nodes`` or appearing in ``texts``,
         and the short names their definitions use in turn, innermost first.
         """
+        return [(self.short_name(n), self._defined[n].text())
+                for n in self.where_nodes(nodes, texts)]
+
+    def where_latex(self, nodes: Iterable[Value] = (),
+                    texts: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """``where`` in LaTeX: ``(v_{k}, expression)`` pairs, innermost first."""
+        return [(self.latex(n), self.expression_latex(n)) for n in self.where_nodes(nodes, texts)]
+
+    def where_nodes(self, nodes: Iterable[Value] = (), texts: Iterable[str] = ()) -> list[Value]:
+        """The nodes named ``v<k>`` that ``where(nodes, texts)`` defines, innermost first."""
         wanted: set[Value] = set()
         pattern = re.compile(rf"\b{re.escape(self.prefix)}(\d+)\b")
         texts = [self.name(n) for n in nodes] + list(texts)  # a name may hold v<k>: tanh(v9)
@@ -511,8 +552,7 @@ class Notation:
                 if i in self._defined and i not in wanted:
                     wanted.add(i)
                     stack.append(i)
-        ordered = sorted(wanted, key=self.index.__getitem__)
-        return [(self.short_name(n), self._defined[n].text()) for n in ordered]
+        return sorted(wanted, key=self.index.__getitem__)
 
     def where_text(self, nodes: Iterable[Value] = (), texts: Iterable[str] = ()) -> str:
         """``where v8 = ...; v9 = ...`` for ``where(nodes, texts)``, or ``""`` if none."""
@@ -545,6 +585,25 @@ def write(node: Value, template: str, inputs: Sequence[Piece], latex: bool = Fal
 
 
 _TEMPLATES: dict[tuple[str, tuple[str, ...], bool], Template] = {}
+_FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {}
+_FUNCTIONS_KEY: list[tuple] = [()]
+
+
+def _functions() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each one-operand function of the rule table by name, with its LaTeX template:
+    ``"tanh": (r"\\tanh x", ("x",))``, for writing calls inside derivatives."""
+    key = tuple(map(id, RULES.values()))
+    if key == _FUNCTIONS_KEY[0]:
+        return _FUNCTIONS
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for rule in RULES.values():
+        m = re.fullmatch(r"([A-Za-z_]\w*)\((\w+)\)", rule.expression)
+        if m and rule.operands == (m.group(2),):
+            found[m.group(1)] = (rule.latex, rule.operands)
+    _FUNCTIONS.clear()  # the table can grow (a test adds an op): read again when it changes
+    _FUNCTIONS.update(found)
+    _FUNCTIONS_KEY[0] = key
+    return _FUNCTIONS
 
 
 def _template(template: str, names: tuple[str, ...], latex: bool) -> Template:

@@ -472,3 +472,308 @@ def _latex_kind(tokens: list[str], match: dict[int, int], is_slot) -> int | None
     if len(items) != 1:
         return PRODUCT if items else ATOM
     return {"apply": APPLY, "power": POWER, "frac": FRAC, "slot": None}.get(items[0], ATOM)
+
+
+# --- derivatives, simplified where exact --------------------------------------------
+#
+# A rule's text derivative is read once into a small tree (``Formula.parse``); for a
+# node, the operands that are plain numbers (the op's constant ``c``, a number mixed
+# into the expression) are put in as numbers and the tree is simplified where that is
+# exact: ``2 * x^(2 - 1)`` becomes ``2 * x``, ``-(-1.5) / x^2`` becomes ``1.5 / x^2``,
+# ``x^1`` becomes ``x``, factors ``1`` are dropped. The tree is then written as text and
+# as LaTeX with the same parenthesis rules as the templates above; LaTeX functions are
+# written from the rule whose ``expression`` is that function (``tanh(x)``: ``\tanh x``).
+
+Tree = tuple  # ("num", v) ("slot", i) ("neg", t) ("bin", op, l, r) ("call", f, args)
+#               ("cmp", op, l, r) ("cond", then, test, otherwise)
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+class _Parser:
+    def __init__(self, text: str, names: tuple[str, ...]) -> None:
+        self.tokens = [t for t in _TEXT_TOKEN.findall(text) if not t.isspace()]
+        self.k = 0
+        self.names = names
+        self.text = text
+
+    def peek(self) -> str | None:
+        return self.tokens[self.k] if self.k < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        t = self.peek()
+        if t is None or (expected is not None and t != expected):
+            raise ValueError(f"cannot read the formula {self.text!r}: expected "
+                             f"{expected or 'more'} at token {self.k}, got {t!r}")
+        self.k += 1
+        return t
+
+    def cond(self) -> Tree:
+        then = self.compare()
+        if self.peek() == "if":
+            self.take()
+            test = self.compare()
+            self.take("else")
+            return ("cond", then, test, self.cond())
+        return then
+
+    def compare(self) -> Tree:
+        left = self.sum()
+        if self.peek() in _COMPARE:
+            op = self.take()
+            return ("cmp", op, left, self.sum())
+        return left
+
+    def sum(self) -> Tree:
+        tree = self.product()
+        while self.peek() in ("+", "-"):
+            op = self.take()
+            tree = ("bin", op, tree, self.product())
+        return tree
+
+    def product(self) -> Tree:
+        tree = self.unary()
+        while self.peek() in ("*", "/"):
+            op = self.take()
+            tree = ("bin", op, tree, self.unary())
+        return tree
+
+    def unary(self) -> Tree:
+        if self.peek() == "-":
+            self.take()
+            return ("neg", self.unary())
+        return self.power()
+
+    def power(self) -> Tree:
+        base = self.atom()
+        if self.peek() == "^":
+            self.take()
+            return ("bin", "^", base, self.unary())  # right to left: a^b^c = a^(b^c)
+        return base
+
+    def atom(self) -> Tree:
+        t = self.take()
+        if t == "(":
+            tree = self.cond()
+            self.take(")")
+            return tree
+        if t[0].isdigit():
+            return ("num", float(t))
+        if self.peek() == "(":
+            self.take()
+            args = [self.cond()]
+            while self.peek() == ",":
+                self.take()
+                args.append(self.cond())
+            self.take(")")
+            return ("call", t, tuple(args))
+        if t in self.names:
+            return ("slot", self.names.index(t))
+        raise ValueError(f"cannot read the formula {self.text!r}: {t!r} is not one of its "
+                         f"operands {self.names}")
+
+
+@lru_cache(maxsize=512)
+def parse(text: str, names: tuple[str, ...]) -> Tree:
+    """A rule's text formula as a tree, operands as ``("slot", i)`` for ``names[i]``.
+
+    >>> parse("c * x^(c - 1)", ("x", "c"))
+    ('bin', '*', ('slot', 1), ('bin', '^', ('slot', 0), ('bin', '-', ('slot', 1), ('num', 1.0))))
+    """
+    p = _Parser(text, names)
+    tree = p.cond()
+    if p.peek() is not None:
+        raise ValueError(f"cannot read the formula {text!r}: unexpected {p.peek()!r}")
+    return tree
+
+
+def _exact(op: str, a: float, b: float) -> float | None:
+    """``a op b`` if the float result is the exact result (so folding changes no number)."""
+    from fractions import Fraction
+
+    if not all(map(_finite, (a, b))):
+        return None
+    try:
+        if op == "+":
+            r, exact = a + b, Fraction(a) + Fraction(b)
+        elif op == "-":
+            r, exact = a - b, Fraction(a) - Fraction(b)
+        elif op == "*":
+            r, exact = a * b, Fraction(a) * Fraction(b)
+        else:  # "/" stays written: 1 / (-2) says where its -0.5 comes from
+            return None
+    except (OverflowError, ValueError):
+        return None
+    return r if _finite(r) and Fraction(r) == exact else None
+
+
+def _finite(x: float) -> bool:
+    return x == x and x not in (float("inf"), float("-inf"))
+
+
+def simplify(tree: Tree, numbers: Sequence[float | None]) -> Tree:
+    """``tree`` with ``numbers[i]`` (where not None) put in for slot ``i``, simplified
+    where exact: numbers folded, ``x^1 -> x``, ``x^0 -> 1``, ``1 * x -> x``,
+    ``x / 1 -> x``, ``x + 0 -> x``, ``-(-2) -> 2``, ``-(-x) -> x``.
+
+    >>> t = parse("c * x^(c - 1)", ("x", "c"))
+    >>> simplify(t, [None, 2.0])
+    ('bin', '*', ('num', 2.0), ('slot', 0))
+    """
+    kind = tree[0]
+    if kind == "slot":
+        v = numbers[tree[1]]
+        return tree if v is None else ("num", v)
+    if kind == "num":
+        return tree
+    if kind == "neg":
+        return _negate(simplify(tree[1], numbers))
+    if kind == "call":
+        return ("call", tree[1], tuple(simplify(a, numbers) for a in tree[2]))
+    if kind == "cond":
+        return ("cond", simplify(tree[1], numbers), simplify(tree[2], numbers),
+                simplify(tree[3], numbers))
+    if kind == "cmp":
+        return ("cmp", tree[1], simplify(tree[2], numbers), simplify(tree[3], numbers))
+    op, left, right = tree[1], simplify(tree[2], numbers), simplify(tree[3], numbers)
+    lv = left[1] if left[0] == "num" else None
+    rv = right[1] if right[0] == "num" else None
+    if lv is not None and rv is not None:
+        folded = _exact(op, lv, rv)
+        if folded is not None:
+            return ("num", folded)
+    if op == "^":
+        if rv == 1.0:
+            return left
+        if rv == 0.0:
+            return ("num", 1.0)  # x^0 = 1 for every float x, as Python says
+    elif op == "*":
+        if lv == 1.0:
+            return right
+        if rv == 1.0:
+            return left
+        if lv == -1.0:
+            return _negate(right)
+    elif op == "/":
+        if rv == 1.0:
+            return left
+    elif op == "+":
+        if lv == 0.0:
+            return right
+        if rv == 0.0:
+            return left
+    elif op == "-":
+        if rv == 0.0:
+            return left
+        if lv == 0.0:
+            return _negate(right)
+    return ("bin", op, left, right)
+
+
+def _negate(tree: Tree) -> Tree:
+    """``-tree``, simplified as ``simplify`` would (``tree`` is simplified already)."""
+    if tree[0] == "num":
+        return ("num", -tree[1])
+    if tree[0] == "neg":
+        return tree[1]
+    return ("neg", tree)
+
+
+def _wrap(piece: Piece, allowed: frozenset, latex: bool) -> str:
+    if piece.kind in allowed:
+        return piece.text()
+    return rf"\left({piece.text()}\right)" if latex else f"({piece.text()})"
+
+
+def render(tree: Tree, operands: Sequence[Piece], number_piece, latex: bool = False,
+           functions: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> Piece:
+    """``tree`` written as text (or LaTeX), ``operands[i]`` for slot ``i`` and
+    ``number_piece(v, latex)`` for numbers, parenthesised by kind as ``Template.fill``
+    does. ``functions`` maps a function name to its LaTeX template and operand names
+    (``"tanh": (r"\\tanh x", ("x",))``), for the LaTeX of calls.
+
+    >>> t = simplify(parse("c * x^(c - 1)", ("x", "c")), [None, 3.0])
+    >>> num = lambda v, latex=False: Piece.of(f"{v:g}", NEG if v < 0 else ATOM)
+    >>> render(t, [Piece.of("a + b", SUM)], num).text()
+    '3 * (a + b)^2'
+    >>> render(t, [Piece.of("a + b", SUM)], num, latex=True).text()
+    '3 \\\\, \\\\left(a + b\\\\right)^{2}'
+    """
+    functions = functions or {}
+
+    def go(t: Tree) -> Piece:
+        kind = t[0]
+        if kind == "num":
+            return number_piece(t[1], latex)
+        if kind == "slot":
+            return operands[t[1]]
+        if kind == "neg":
+            return Piece.of("-" + _wrap(go(t[1]), NEGATED, latex), NEG)
+        if kind == "call":
+            piece = call(t[1], [go(a) for a in t[2]], None)
+            assert piece is not None  # with no power, a call is always written
+            return piece
+        if kind == "cmp":
+            op = {"<=": r"\le", ">=": r"\ge", "!=": r"\ne"}.get(t[1], t[1]) if latex else t[1]
+            return Piece.of(f"{_wrap(go(t[2]), NOT_COND, latex)} {op} "
+                            f"{_wrap(go(t[3]), NOT_COND, latex)}", COND)
+        if kind == "cond":
+            then, test, otherwise = go(t[1]), go(t[2]), go(t[3])
+            if latex and t[1] == ("num", 1.0) and t[3] == ("num", 0.0):
+                return Piece.of(f"[{test.text()}]", ATOM)  # Iverson's bracket, as the rules
+            if latex:
+                return Piece.of(rf"{_wrap(then, NOT_COND, latex)} \text{{ if }} "
+                                rf"{test.text()} \text{{ else }} {otherwise.text()}", COND)
+            return Piece.of(f"{_wrap(then, NOT_COND, latex)} if {test.text()} else "
+                            f"{otherwise.text()}", COND)
+        op, left, right = t[1], t[2], t[3]
+        if op == "^" and latex and left[0] == "call":
+            head = call(left[1], [go(a) for a in left[2]], go(right))
+            if head is not None:
+                return head
+        lp, rp = go(left), go(right)
+        if op == "+":
+            return Piece.of(f"{_wrap(lp, NOT_COND, latex)} + {_wrap(rp, AFTER_PLUS, latex)}",
+                            SUM)
+        if op == "-":
+            return Piece.of(f"{_wrap(lp, NOT_COND, latex)} - {_wrap(rp, AFTER_MINUS, latex)}",
+                            SUM)
+        if op == "*":
+            ls, rs = _wrap(lp, LEFT_FACTOR, latex), _wrap(rp, RIGHT_FACTOR, latex)
+            if not latex:
+                return Piece.of(f"{ls} * {rs}", PRODUCT)
+            dot = (r" \cdot " if rs[:1].isdigit() or rs[:1] == "-"
+                   else " " if rp.kind == APPLY else r" \, ")
+            return Piece.of(ls + dot + rs, PRODUCT)
+        if op == "/":
+            if latex:
+                return Piece.of(rf"\frac{{{lp.text()}}}{{{rp.text()}}}", FRAC)
+            return Piece.of(f"{_wrap(lp, LEFT_FACTOR, latex)} / {_wrap(rp, DIVISOR, latex)}",
+                            PRODUCT)
+        # "^"
+        if latex:
+            return Piece.of(f"{_wrap(lp, BASE, latex)}^{{{rp.text()}}}", POWER)
+        return Piece.of(f"{_wrap(lp, BASE, latex)}^{_wrap(rp, EXPONENT, latex)}", POWER)
+
+    def call(name: str, args: list[Piece], power: Piece | None) -> Piece | None:
+        """``name(args)``; with ``power``, ``\\tanh^{2} x`` if the function's LaTeX
+        is written before its argument, else None (the caller writes a power)."""
+        if not latex:
+            text = f"{name}({', '.join(a.text() for a in args)})"
+            return Piece.of(text, ATOM)
+        found = functions.get(name)
+        if found is not None and len(found[1]) == len(args):
+            template, names = found
+            if power is not None:
+                head = re.match(r"\\[A-Za-z]+", template)
+                if head is None or head.group(0) not in _FUNCTIONS:
+                    return None
+                template = template.replace(head.group(0),
+                                            f"{head.group(0)}^{{{power.text()}}}", 1)
+            return Template.compile(template, names, True).fill(args)
+        if power is not None:
+            return None
+        inner = ", ".join(a.text() for a in args)
+        return Piece.of(rf"\operatorname{{{name}}}\left({inner}\right)", ATOM)
+
+    return go(tree)
