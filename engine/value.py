@@ -38,6 +38,7 @@ from typing import Any, TypeVar, cast
 from .backward import backward as _backward
 from .backward import backward_order
 from .ops import RULES, Rule
+from .ops import rule as _rule
 
 __all__ = ["Value", "no_grad", "is_grad_enabled", "scope", "gc_paused"]
 
@@ -407,6 +408,38 @@ class Value:
             out._a = out._b = None
             out._da = out._db = 0.0
         return out
+
+    def apply(self, op: str, *others: Value | Number, arg: float | None = None) -> Value:
+        """Extension API: a node of the rule ``op`` of ``engine.RULES``, with this Value
+        as its first operand and ``others`` (Values or numbers) as the rest.
+
+        This is how an op's function builds its node, a built-in or one made by
+        ``engine.define_op``: ``x.apply("tanh")`` is ``x.tanh()``, ``a.apply("mul", b)``
+        is ``a * b``; ``arg`` is the constant of an op that takes one
+        (``x.apply("pow_const", arg=2.0)`` is ``x ** 2``). Numbers among ``others``
+        become constant leaves, as in ``x * 2``.
+
+        >>> a = Value(3.0, label="a")
+        >>> y = a.apply("mul", 2)
+        >>> y.data, y.op
+        (6.0, 'mul')
+        """
+        rule = _rule(op)
+        if len(others) != rule.arity - 1:
+            wanted = rule.arity - 1
+            raise TypeError(
+                f"Value.apply({op!r}): {rule.name} ({rule.expression}) takes {rule.arity} "
+                f"operand(s), this Value and {wanted} more; got {len(others)} more"
+            )
+        if arg is not None:
+            arg = _as_float(arg, f"Value.apply({op!r}, arg=...)")
+        if rule.arity == 1:
+            return self._unary(rule.name, arg)
+        if arg is not None:
+            raise TypeError(f"Value.apply({op!r}): a two-operand op takes no constant arg")
+        other = others[0]
+        return self._binary(rule.name, other if isinstance(other, Value)
+                            else _const(other, rule.symbol))
 
     # --- arithmetic ----------------------------------------------------------
 
