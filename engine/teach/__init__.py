@@ -34,8 +34,8 @@ from .explain import Explanation, Step, explain
 from .formula import formula
 from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
 from .grading import GradingReport, GradingRow, assert_gradients, check_gradients
-from .opcheck import OpCheckReport, OpCheckRow, check_op
 from .notation import Notation, number, precision, set_precision
+from .opcheck import OpCheckReport, OpCheckRow, check_op
 from .paths import GradientPath, gradient_paths
 
 __all__ = [

@@ -243,6 +243,8 @@ def _edges(domain: Domain) -> list[float]:
 
 def _points(rule: Rule, domains: tuple[Domain, ...]) -> list[tuple[tuple[float, ...], bool]]:
     """The default points: (point, is_edge) pairs."""
+    grid: list[tuple[float, ...]]
+    edges: list[tuple[float, ...]]
     if rule.arity == 1:
         (d,) = domains
         grid = [(x,) for x in _linspace(d, _SAMPLES)]
@@ -251,7 +253,8 @@ def _points(rule: Rule, domains: tuple[Domain, ...]) -> list[tuple[tuple[float, 
         da, db = domains
         grid = [(a, b) for a in _linspace(da, 5) for b in _linspace(db, 5)]
         mid_a, mid_b = _linspace(da, 3)[-1:] or [da.low], _linspace(db, 3)[-1:] or [db.low]
-        edges = [(a, mid_b[0]) for a in _edges(da)] + [(mid_a[0], b) for b in _edges(db)]
+        edges = [(a, mid_b[0]) for a in _edges(da)]
+        edges += [(mid_a[0], b) for b in _edges(db)]
     # a grid point that is also an edge point (0 in a symmetric domain) is checked once
     chosen = [(p, p in edges) for p in grid]
     return chosen + [(p, True) for p in dict.fromkeys(edges) if p not in grid]
