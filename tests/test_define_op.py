@@ -16,7 +16,8 @@ import math
 import re
 
 import pytest
-from oracles import central_difference, torch_or_skip
+from hypothesis import given, settings
+from oracles import EDGE_POINTS, central_difference, domain_floats, same_float, torch_or_skip
 from test_ops import evaluate
 
 import engine
@@ -209,6 +210,38 @@ def test_the_tape_with_an_array_form(softsign):
     assert np.ndarray in seen
     # array=True: the float functions work on arrays as written (abs and / do)
     _tape_against_scalar(define_op("same", softsign_forward, softsign_derivative, array=True))
+
+
+@pytest.mark.parametrize("array", [None, True])
+def test_the_array_form_agrees_with_the_float_form(array):
+    # what tests/test_ops.py checks of every built-in: at random points of the domain
+    # and at the edge points of the floats (where the float form returns a number)
+    np = pytest.importorskip("numpy")
+    rule = define_op("softsign", softsign_forward, softsign_derivative, array=array).rule
+
+    errors = (ValueError, ZeroDivisionError, OverflowError)
+
+    def agree(points):
+        for x in points:
+            try:
+                expected = rule.apply(x)
+            except errors as error:  # the per-sample form raises the same
+                if array is None:
+                    with pytest.raises(type(error)):
+                        rule.apply_array(np.array([x]))
+                continue  # 1 / 1.8e308 ** 2 overflows in Python's floats, not in NumPy's
+            with np.errstate(all="ignore"):  # as the tape calls it
+                got = [float(np.broadcast_to(c, (1,))[0]) for c in rule.apply_array(np.array([x]))]
+            assert all(same_float(e, g, rel=1e-15) for e, g in zip(expected, got)), (x, got)
+
+    agree(list(EDGE_POINTS))
+
+    @settings(max_examples=30, deadline=None)
+    @given(domain_floats(rule.domain[0]))
+    def check(x):
+        agree([x, -x, 0.5 * x])
+
+    check()
 
 
 def test_the_tape_raises_the_op_errors_as_the_scalar_engine_does():
