@@ -434,7 +434,9 @@ class Explanation(Sequence):
             lhs, rel, rest = s.chain_parts()
             lines.append(f"{lhs} &{rel} {rest}")
         where = [d.replace(" = ", " &= ", 1) for d in self.where_latex()]
-        body = " \\\\\n".join(lines) if lines else r"&\text{no steps: the root is a leaf}"
+        empty = (r"&\text{no steps: the root is a leaf}" if self.root.is_leaf()
+                 else r"&\text{no steps shown}")
+        body = " \\\\\n".join(lines) if lines else empty
         if where:
             body += "\n\\intertext{where}\n" + " \\\\\n".join(where)
         return "\\begin{align*}\n" + body + "\n\\end{align*}"
