@@ -9,7 +9,9 @@ respect to each input, evaluated at the forward values. ``backward()`` (in
 The node interface that the graph drawer, the explainer and any extension may
 rely on is small and public: ``data``, ``grad``, ``label``, ``op``, ``inputs``,
 ``local_grads``, ``rule``, ``arg`` (the constant of ``x ** c``, else None) and
-``scope`` (the nn modules that made the node, outermost first).
+``scope`` (the nn modules that made the node, outermost first). An extension builds
+a node of any rule of the table with ``Value.apply(op, *others)`` (what the function
+``engine.define_op`` returns does).
 
 Design notes (why it looks like this):
 
