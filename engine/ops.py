@@ -862,6 +862,10 @@ def define_op(
     return op
 
 
+_TOKEN = re.compile(r"\s+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|[A-Za-z_]\w*|.", re.S)
+_WORDS = frozenset({"if", "else", "and", "or", "not"})
+
+
 def _formulas(where: str, what: str, given: Any, arity: int,
               default: tuple[str, ...]) -> tuple[str, ...]:
     if given is None:
@@ -871,6 +875,19 @@ def _formulas(where: str, what: str, given: Any, arity: int,
             or not all(isinstance(t, str) and t.strip() for t in texts)):
         wanted = "a str" if arity == 1 else "a tuple of two str (d/da, d/db)"
         raise TypeError(f"{where}: {what} must be {wanted}, one per input, got {_describe(given)}")
+    if what == "formula":  # a name that is no operand would be shown as it is: refuse it
+        operands = ("x",) if arity == 1 else ("a", "b")
+        for text in texts:
+            tokens = [t for t in _TOKEN.findall(text) if not t.isspace()]
+            for k, t in enumerate(tokens):
+                after = tokens[k + 1] if k + 1 < len(tokens) else ""
+                if (t[0].isalpha() or t[0] == "_") and after not in ("(", "'") \
+                        and t not in operands and t not in _WORDS:
+                    raise ValueError(
+                        f"{where}: the formula {text!r} uses {t!r}, which is not an operand; "
+                        f"write the derivative in {' and '.join(operands)} (functions as "
+                        f"tanh(x))"
+                    )
     return tuple(t.strip() for t in texts)
 
 

@@ -502,6 +502,19 @@ def test_a_domain_where_the_op_is_undefined_is_reported():
     assert op.rule.domain == (Domain(0.1, 5.0),)
 
 
+def test_a_formula_in_other_names_is_refused():
+    with pytest.raises(ValueError, match=r"the formula '1 / \(1 \+ abs\(u\)\)\^2' uses 'u', "
+                                         "which is not an operand; write the derivative in x"):
+        define_op("f", softsign_forward, softsign_derivative, formula="1 / (1 + abs(u))^2")
+    with pytest.raises(ValueError, match="uses 'x', which is not an operand; .* in a and b"):
+        define_op("f", lambda a, b: a * b, (lambda a, b: b, lambda a, b: a),
+                  formula=("b", "x"))
+    # functions, numbers, conditions and a prime are fine
+    op = define_op("f", softsign_forward, softsign_derivative,
+                   formula="1 / (1 + abs(x))^2 if x > -1e3 else g'(x)")
+    assert op.rule.derivatives[0].startswith("1 / (1 + abs(x))^2 if")
+
+
 @pytest.mark.parametrize("keyword, value, message", [
     ("formula", 3, "formula must be a str"),
     ("formula", ("1", "2"), "formula must be a str"),
