@@ -739,7 +739,8 @@ def define_op(
         derivative: its derivative on floats: one function of ``x``, or for a
             two-input op a tuple ``(d/da, d/db)`` of functions of ``a, b``.
         formula: the derivative as text in the operand names ``x`` (or ``a``, ``b``:
-            a tuple of two), in the table's notation (``"1 / (1 + abs(x))^2"``);
+            a tuple of two), in the table's notation (``"1 / (1 + abs(x))^2"``; a name
+            other than the operands, a function call or ``name'`` is refused);
             default ``"softsign'(x)"`` (``"d_1 f(a, b)"``, ``"d_2 f(a, b)"``).
         latex: the same in LaTeX; default ``\\operatorname{softsign}'(x)``. Where the
             teaching tools can read ``formula``, they write its LaTeX from it.
