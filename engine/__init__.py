@@ -9,6 +9,11 @@ User API (what a notebook needs)::
 
     from engine import Value, no_grad, gc_paused, draw_graph, gradient_paths, formula
     from engine import explain, gradcheck
+    from engine import define_op, check_op
+
+``define_op(name, forward, derivative)`` adds an op of your own to the rule
+table (backward, the tools and the tape then treat it as a built-in);
+``check_op(op)`` grades its derivative with central differences.
 
 ``explain(root)`` runs the backward pass and narrates it step by step;
 ``gradcheck(f, inputs)`` compares ``backward()`` with finite differences.
@@ -23,7 +28,7 @@ imported here), replays a recorded graph over whole batches.
 """
 
 from .backward import backward_order, backward_textbook
-from .ops import RULES, Rule
+from .ops import RULES, Rule, define_op, remove_op
 
 # The teaching tools (engine/teach/) read the core; the core never imports them.
 from .teach import (  # noqa: E402  (after the core, which they read)
@@ -32,7 +37,10 @@ from .teach import (  # noqa: E402  (after the core, which they read)
     GradcheckRow,
     GradientPath,
     Graph,
+    OpCheckReport,
+    OpCheckRow,
     Step,
+    check_op,
     dot_available,
     draw_graph,
     explain,
@@ -68,5 +76,10 @@ __all__ = [
     "GradcheckRow",
     "RULES",
     "Rule",
+    "define_op",
+    "remove_op",
+    "check_op",
+    "OpCheckReport",
+    "OpCheckRow",
     "__version__",
 ]

@@ -40,12 +40,16 @@ adds the node's label and value, and the rule's hint, before the user sees them.
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
-__all__ = ["Rule", "Domain", "RULES", "rule", "use_numpy"]
+__all__ = ["Rule", "Domain", "RULES", "rule", "use_numpy", "define_op", "remove_op",
+           "user_ops", "Op", "BUILTINS"]
 
 _INF = math.inf
 
@@ -537,3 +541,445 @@ def rule(op: str) -> Rule:
     except KeyError:
         known = ", ".join(sorted(RULES))
         raise KeyError(f"no rule for op {op!r}; known ops: {known}") from None
+
+
+# --- students' own ops: define_op ---------------------------------------------------------
+#
+# ``define_op`` writes one more ``Rule`` into the table from a student's two functions
+# (the forward pass and its derivative, on floats), so everything that reads the table
+# (backward, the drawer, explain, formula, the tape) treats the op as a built-in. The
+# ops it made are remembered here: only they may be redefined (re-running a notebook
+# cell) or removed; the built-ins may not.
+
+#: The ops of the table when the engine was loaded: define_op never replaces them.
+BUILTINS: frozenset[str] = frozenset(RULES)
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_RESERVED = frozenset({"x", "a", "b", "c", "if", "else", "and", "or", "not", "sign"})
+_DEFAULT_DOMAIN = Domain(-5.0, 5.0, edges=(0.0,))
+
+_defined: dict[str, Op] = {}  # name -> the Op that define_op made, for user ops only
+
+DomainLike = Domain | tuple[float, float]
+
+
+class Op:
+    """A student's op, made by ``define_op``: call it on Values (or numbers) to build nodes.
+
+    ``op(x)`` (or ``op(a, b)``) returns a Value whose ``op`` is ``op.name``, with the
+    derivative stored as its local gradient, like ``x.tanh()``. Attributes: ``name``,
+    ``arity``, ``forward``, ``derivative`` (one function, or a tuple of two), and
+    ``rule`` (its entry in ``RULES``).
+    """
+
+    def __init__(self, name: str, forward: Callable[..., float],
+                 derivative: Callable[..., float] | tuple[Callable[..., float], ...],
+                 arity: int) -> None:
+        self.name = name
+        self.__name__ = name
+        self.forward = forward
+        self.derivative = derivative
+        self.arity = arity
+        self.__doc__ = f"{name}: a user op made by engine.define_op"
+
+    @property
+    def rule(self) -> Rule:
+        """This op's entry in the rule table."""
+        if _defined.get(self.name) is not self:
+            raise ValueError(
+                f"op {self.name!r} was removed from the rule table or defined again; "
+                f"use the function the latest define_op({self.name!r}, ...) returned"
+            )
+        return RULES[self.name]
+
+    def __call__(self, *inputs: Any) -> Any:
+        from .value import Value  # value.py imports this file: import at call time
+
+        rule = self.rule
+        if len(inputs) != self.arity:
+            raise TypeError(
+                f"{rule.expression} takes {self.arity} input(s), got {len(inputs)}: "
+                f"call {self.name}({', '.join(rule.operands)})"
+            )
+        nodes = []
+        for name, x in zip(rule.operands, inputs):
+            if isinstance(x, Value):
+                nodes.append(x)
+            elif isinstance(x, Real) and not isinstance(x, bool):
+                nodes.append(Value(float(x)))  # a number mixed in: a constant leaf
+            else:
+                raise TypeError(
+                    f"{rule.expression}: {name} must be a Value or a number, got "
+                    f"{type(x).__name__} {x!r}"
+                )
+        return nodes[0].apply(self.name, *nodes[1:])
+
+    def __repr__(self) -> str:
+        rule = RULES.get(self.name)
+        if rule is None or _defined.get(self.name) is not self:
+            return f"<op {self.name} (removed or redefined)>"
+        parts = "; ".join(f"d/d{o} = {f}" for o, f in zip(rule.operands, rule.derivatives))
+        return f"<op {self.name}: out = {rule.expression}; {parts}>"
+
+
+def _positional(function: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``function`` needs (None if it takes any number)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # some builtins have none: do not guess
+        return None
+    needed = 0
+    for p in signature.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+            needed += 1
+    return needed
+
+
+def _describe(x: Any) -> str:
+    return f"{type(x).__name__} {x!r}"
+
+
+def _real(name: str, what: str, result: Any, inputs: tuple[float, ...],
+          operands: tuple[str, ...]) -> float:
+    """``result`` (the value ``what`` returned at ``inputs``) as a float, or a clear error.
+
+    A bool, a complex number or anything not a real number is a TypeError; nan
+    from finite inputs is a ValueError (the op is undefined there), an infinity
+    from finite inputs an OverflowError, as for the built-in ops. ``what`` is
+    ``"forward"`` or ``"derivative"``; an infinite derivative (sqrt's at 0) is allowed.
+    """
+    at = ", ".join(f"{o} = {v!r}" for o, v in zip(operands, inputs))
+    if isinstance(result, bool) or getattr(getattr(result, "dtype", None), "kind", "") == "b":
+        raise TypeError(
+            f"{name}: its {what} returned a bool ({result!r}) at {at}; return a number, "
+            "e.g. 1.0 if ... else 0.0"
+        )
+    dtype_kind = getattr(getattr(result, "dtype", None), "kind", "f")
+    if not (isinstance(result, Real) or (getattr(result, "ndim", None) == 0
+                                         and dtype_kind in "fiu")):
+        hint = ("a complex number: the op must be real; keep the input where it is "
+                "defined (math, not cmath)") if isinstance(result, complex) else \
+            "return one float, computed from the float(s) it gets"
+        raise TypeError(f"{name}: its {what} returned {_describe(result)} at {at}; {hint}")
+    value = float(result)
+    finite = all(math.isfinite(v) for v in inputs)
+    if finite and value != value:
+        raise ValueError(
+            f"its {what} returned nan at {at}, where every input is finite; the op is "
+            f"undefined there"
+        )
+    if finite and what == "forward" and math.isinf(value):
+        raise OverflowError(f"its forward returned {value!r} at {at}, where every input is finite")
+    return value
+
+
+def _as_domain(name: str, given: Any, arity: int) -> tuple[Domain, ...]:
+    """One ``Domain`` per operand from ``domain=`` (None, a Domain, a (low, high) pair,
+    or one of those per operand)."""
+    if given is None:
+        return (_DEFAULT_DOMAIN,) * arity
+
+    def one(d: Any) -> Domain:
+        if isinstance(d, Domain):
+            out = d
+        elif (isinstance(d, (tuple, list)) and len(d) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in d)):
+            low, high = float(d[0]), float(d[1])
+            edges = (0.0,) if low < 0.0 < high else ()
+            out = Domain(low, high, edges=edges)
+        else:
+            raise TypeError(
+                f"define_op({name!r}): domain must be a Domain or a (low, high) pair of "
+                f"numbers{' per operand' if arity == 2 else ''}, got {_describe(d)}"
+            )
+        if not (math.isfinite(out.low) and math.isfinite(out.high) and out.low < out.high):
+            raise ValueError(
+                f"define_op({name!r}): a domain needs finite low < high, got "
+                f"[{out.low}, {out.high}]"
+            )
+        return out
+
+    if arity == 2 and isinstance(given, (tuple, list)) and len(given) == 2 and all(
+            isinstance(d, (Domain, tuple, list)) for d in given):
+        return (one(given[0]), one(given[1]))
+    return (one(given),) * arity
+
+
+def _latex_name(name: str) -> str:
+    return r"\operatorname{" + name.replace("_", r"\_") + "}"
+
+
+def _sample(domain: Domain) -> float:
+    """One point inside ``domain``, away from its special points, to try the functions at."""
+    for t in (0.618, 0.382, 0.809, 0.191):
+        x = domain.low + t * (domain.high - domain.low)
+        if all(abs(x - p) >= domain.margin for p in domain.away_from):
+            return x
+    return domain.low + 0.5 * (domain.high - domain.low)
+
+
+def define_op(
+    name: str,
+    forward: Callable[..., float],
+    derivative: Callable[..., float] | tuple[Callable[..., float], Callable[..., float]],
+    *,
+    formula: str | tuple[str, str] | None = None,
+    latex: str | tuple[str, str] | None = None,
+    symbol: str | None = None,
+    array: bool | tuple[Callable[..., Any], Any] | None = None,
+    domain: Any = None,
+) -> Op:
+    """Add an op of your own to the rule table; returns the function that builds its nodes.
+
+    Args:
+        name: the op's name, an identifier (``"softsign"``); nodes carry it as ``op``.
+        forward: the op on plain floats: ``forward(x)``, or ``forward(a, b)``.
+        derivative: its derivative on floats: one function of ``x``, or for a
+            two-input op a tuple ``(d/da, d/db)`` of functions of ``a, b``.
+        formula: the derivative as text in the operand names ``x`` (or ``a``, ``b``:
+            a tuple of two), in the table's notation (``"1 / (1 + abs(x))^2"``; a name
+            other than the operands, a function call or ``name'`` is refused);
+            default ``"softsign'(x)"`` (``"d_1 f(a, b)"``, ``"d_2 f(a, b)"``).
+        latex: the same in LaTeX; default ``\\operatorname{softsign}'(x)``. Where the
+            teaching tools can read ``formula``, they write its LaTeX from it.
+        symbol: how the drawer labels the op's node; default the name.
+        array: the op on NumPy arrays, for the compiled tape (``engine.tape``):
+            ``True`` if ``forward`` and ``derivative`` already work on arrays as
+            written, or a pair ``(forward_array, derivative_array)`` (the second a
+            tuple for two inputs). Default: the tape calls the float functions once
+            per sample (the same numbers, slower).
+        domain: where the op's inputs may be sampled (``check_op`` reads it): a
+            ``Domain``, a ``(low, high)`` pair, or one per operand; default ``(-5, 5)``
+            with an edge point at 0.
+
+    The functions get and return plain floats. A bool, a complex number or any
+    other non-real result is a TypeError; nan from finite inputs a ValueError (the
+    op is undefined there: raise ValueError yourself for inputs it does not take);
+    an infinite value from finite inputs an OverflowError, as for ``exp``.
+    ``define_op`` tries both functions once inside the domain, so such mistakes
+    show at once. Defining the same name again replaces your op (re-running a
+    notebook cell); a built-in op's name is refused. ``remove_op(name)`` removes it.
+
+    >>> softsign = define_op("softsign", lambda x: x / (1 + abs(x)),
+    ...                      lambda x: 1 / (1 + abs(x)) ** 2, formula="1 / (1 + abs(x))^2")
+    >>> from engine import Value
+    >>> x = Value(1.0, label="x")
+    >>> y = softsign(x)
+    >>> y.backward()
+    >>> y.data, x.grad
+    (0.5, 0.25)
+    >>> remove_op("softsign")
+    """
+    where = f"define_op({name!r})"
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise (TypeError if not isinstance(name, str) else ValueError)(
+            f"define_op: the name must be an identifier of letters, digits and _ starting "
+            f"with a letter (e.g. 'softsign'), got {_describe(name)}"
+        )
+    if name in BUILTINS or (name in RULES and name not in _defined):
+        raise ValueError(
+            f"{where}: {name!r} is a built-in op of the rule table "
+            f"({RULES[name].expression}); pick another name, e.g. 'my_{name}'"
+        )
+    if name in _RESERVED:
+        raise ValueError(
+            f"{where}: {name!r} is an operand name or a word of the formulas' notation; "
+            f"pick another name, e.g. 'my_{name}'"
+        )
+    if not callable(forward):
+        raise TypeError(
+            f"{where}: forward must be a function of the input(s) returning a float "
+            f"(e.g. lambda x: x / (1 + abs(x))), got {_describe(forward)}"
+        )
+    arity = _positional(forward)
+    if isinstance(derivative, (tuple, list)):
+        derivatives = tuple(derivative)
+    elif callable(derivative):
+        derivatives = (derivative,)
+    else:
+        raise TypeError(
+            f"{where}: derivative must be a function (one input) or a tuple of two "
+            f"functions (d/da, d/db) for two inputs, got {_describe(derivative)}"
+        )
+    for k, d in enumerate(derivatives):
+        if not callable(d):
+            raise TypeError(f"{where}: derivative {k + 1} must be a function, got {_describe(d)}")
+    if arity is None:
+        arity = len(derivatives)
+    if arity not in (1, 2):
+        raise ValueError(
+            f"{where}: forward takes {arity} inputs; an op takes one (x) or two (a, b): "
+            "build bigger ones from these"
+        )
+    if len(derivatives) != arity:
+        wanted = ("one function of x" if arity == 1
+                  else "a tuple of two functions of a, b: (d/da, d/db)")
+        raise TypeError(
+            f"{where}: forward takes {arity} input(s), so derivative must be {wanted}; "
+            f"got {len(derivatives)} function(s)"
+        )
+    for k, d in enumerate(derivatives):
+        takes = _positional(d)
+        if takes is not None and takes != arity:
+            raise TypeError(
+                f"{where}: derivative {k + 1} takes {takes} input(s), forward {arity}; "
+                f"each derivative is a function of the same input(s) as forward"
+            )
+    operands = ("x",) if arity == 1 else ("a", "b")
+    args = ", ".join(operands)
+    texts = _formulas(where, "formula", formula, arity,
+                      (f"{name}'(x)",) if arity == 1
+                      else (f"d_1 {name}(a, b)", f"d_2 {name}(a, b)"))
+    latexes = _formulas(where, "latex", latex, arity,
+                        (f"{_latex_name(name)}'(x)",) if arity == 1
+                        else (rf"\partial_{{1}} {_latex_name(name)}(a, b)",
+                              rf"\partial_{{2}} {_latex_name(name)}(a, b)"))
+    if symbol is None:
+        symbol = name
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise TypeError(f"{where}: symbol must be a non-empty str (how the drawer labels "
+                        f"the node), got {_describe(symbol)}")
+    domains = _as_domain(name, domain, arity)
+
+    def apply(*xs: float) -> tuple[float, ...]:
+        out = _real(name, "forward", forward(*xs), xs, operands)
+        return (out, *(_real(name, "derivative", d(*xs), xs, operands) for d in derivatives))
+
+    rule = Rule(
+        name=name, symbol=symbol, operands=operands, form="function",
+        apply=apply, apply_array=_array_form(where, name, apply, forward, derivatives, array),
+        expression=f"{name}({args})", latex=rf"{_latex_name(name)}\left({args}\right)",
+        derivatives=texts, derivatives_latex=latexes, domain=domains,
+        hints={ValueError: f"keep {name}'s input(s) where it is defined (its domain)",
+               ZeroDivisionError: f"keep {name}'s input(s) away from where it divides by 0",
+               OverflowError: f"scale {name}'s input(s) down"},
+    )
+    _try(where, rule, forward, derivatives)
+    op = Op(name, forward, derivative if arity == 2 else derivatives[0], arity)
+    RULES[name] = rule
+    _defined[name] = op
+    return op
+
+
+_TOKEN = re.compile(r"\s+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|[A-Za-z_]\w*|.", re.S)
+_WORDS = frozenset({"if", "else", "and", "or", "not"})
+
+
+def _formulas(where: str, what: str, given: Any, arity: int,
+              default: tuple[str, ...]) -> tuple[str, ...]:
+    if given is None:
+        return default
+    texts = (given,) if isinstance(given, str) else given
+    if (not isinstance(texts, (tuple, list)) or len(texts) != arity
+            or not all(isinstance(t, str) and t.strip() for t in texts)):
+        wanted = "a str" if arity == 1 else "a tuple of two str (d/da, d/db)"
+        raise TypeError(f"{where}: {what} must be {wanted}, one per input, got {_describe(given)}")
+    if what == "formula":  # a name that is no operand would be shown as it is: refuse it
+        operands = ("x",) if arity == 1 else ("a", "b")
+        for text in texts:
+            tokens = [t for t in _TOKEN.findall(text) if not t.isspace()]
+            for k, t in enumerate(tokens):
+                after = tokens[k + 1] if k + 1 < len(tokens) else ""
+                if (t[0].isalpha() or t[0] == "_") and after not in ("(", "'") \
+                        and t not in operands and t not in _WORDS:
+                    raise ValueError(
+                        f"{where}: the formula {text!r} uses {t!r}, which is not an operand; "
+                        f"write the derivative in {' and '.join(operands)} (functions as "
+                        f"tanh(x))"
+                    )
+    return tuple(t.strip() for t in texts)
+
+
+def _try(where: str, rule: Rule, forward: Callable[..., Any],
+         derivatives: tuple[Callable[..., Any], ...]) -> None:
+    """Call the op once inside its domain, so a mistake shows where the op is defined."""
+    xs = tuple(_sample(d) for d in rule.domain)
+    at = ", ".join(f"{o} = {x:.4g}" for o, x in zip(rule.operands, xs))
+    try:
+        rule.apply(*xs)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError) as error:
+        if isinstance(error, TypeError) and str(error).startswith(rule.name + ":"):
+            raise TypeError(f"{where}: {str(error)[len(rule.name) + 2:]}") from None
+        fix = ("" if isinstance(error, TypeError) else
+               "; if the op is not defined there, pass domain=(low, high) with inputs it takes")
+        raise type(error)(
+            f"{where}: trying it at {at} (a point of its domain) raised "
+            f"{type(error).__name__}: {error}{fix}"
+        ) from error
+    except Exception as error:  # the student's code failed: say where, keep the cause
+        raise TypeError(
+            f"{where}: trying it at {at} raised {type(error).__name__}: {error}; forward "
+            "and derivative get plain floats (not Values) and return a float"
+        ) from error
+
+
+def _array_form(where: str, name: str, apply: Callable[..., tuple[float, ...]],
+                forward: Callable[..., Any], derivatives: tuple[Callable[..., Any], ...],
+                array: Any) -> Callable[..., tuple[Any, ...]]:
+    """The op on NumPy arrays for the tape: the given array functions, checked as the
+    float ones are, or else the float form called once per sample."""
+    if array is None or array is False:
+        def per_sample(*xs: Any) -> tuple[Any, ...]:
+            # No array form given: the float functions, once per sample (the same numbers).
+            arrays = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in xs))
+            results = [apply(*map(float, point)) for point in zip(*(a.ravel() for a in arrays))]
+            columns = np.array(results, dtype=np.float64).reshape(-1, 1 + len(xs))
+            return tuple(columns[:, k].reshape(arrays[0].shape) for k in range(1 + len(xs)))
+        return per_sample
+    if array is True:
+        array_forward, array_derivatives = forward, derivatives
+    elif isinstance(array, (tuple, list)) and len(array) == 2 and callable(array[0]):
+        array_forward = array[0]
+        ds = array[1]
+        array_derivatives = tuple(ds) if isinstance(ds, (tuple, list)) else (ds,)
+        if len(array_derivatives) != len(derivatives) or not all(map(callable, array_derivatives)):
+            raise TypeError(
+                f"{where}: array=(forward_array, derivative_array) needs "
+                f"{'one derivative function' if len(derivatives) == 1 else 'a tuple of two'}"
+                f" for the derivative, like derivative=, got {_describe(ds)}")
+    else:
+        raise TypeError(
+            f"{where}: array must be True (forward and derivative work on NumPy arrays as "
+            f"written) or a pair (forward_array, derivative_array), got {_describe(array)}")
+
+    def vectorised(*xs: Any) -> tuple[Any, ...]:
+        out = _real_array(name, "forward", array_forward(*xs), xs)
+        return (out, *(_real_array(name, "derivative", d(*xs), xs) for d in array_derivatives))
+    return vectorised
+
+
+def _real_array(name: str, what: str, result: Any, inputs: tuple[Any, ...]) -> Any:
+    """``_real`` for the array form: real floats, nan and inf checked per sample."""
+    values = np.asarray(result)
+    if values.dtype.kind not in "fiu":
+        raise TypeError(
+            f"{name}: its array {what} returned an array of {values.dtype} "
+            f"(dtype kind {values.dtype.kind!r}); return real floats")
+    values = values.astype(np.float64)
+    finite = np.ones(np.broadcast(*inputs).shape, dtype=bool)
+    for x in inputs:
+        finite = finite & np.isfinite(x)
+    if np.any(np.isnan(values) & finite):
+        raise ValueError(f"its array {what} returned nan where every input is finite; the op "
+                         "is undefined there")
+    if what == "forward" and np.any(np.isinf(values) & finite):
+        raise OverflowError("its array forward returned an infinity where every input is "
+                            "finite")
+    return float(values) if values.ndim == 0 else values  # a constant: one float, as the rules
+
+
+def remove_op(name: str) -> None:
+    """Remove an op that ``define_op`` added (a built-in op cannot be removed)."""
+    if name not in _defined:
+        what = "a built-in op" if name in RULES else "not an op of the table"
+        raise ValueError(f"remove_op({name!r}): {name!r} is {what}; only ops made by "
+                         "define_op can be removed")
+    del _defined[name]
+    del RULES[name]
+
+
+def user_ops() -> dict[str, Op]:
+    """The ops ``define_op`` has added, by name (a copy)."""
+    return dict(_defined)

@@ -9,7 +9,9 @@ respect to each input, evaluated at the forward values. ``backward()`` (in
 The node interface that the graph drawer, the explainer and any extension may
 rely on is small and public: ``data``, ``grad``, ``label``, ``op``, ``inputs``,
 ``local_grads``, ``rule``, ``arg`` (the constant of ``x ** c``, else None) and
-``scope`` (the nn modules that made the node, outermost first).
+``scope`` (the nn modules that made the node, outermost first). An extension builds
+a node of any rule of the table with ``Value.apply(op, *others)`` (what the function
+``engine.define_op`` returns does).
 
 Design notes (why it looks like this):
 
@@ -38,6 +40,7 @@ from typing import Any, TypeVar, cast
 from .backward import backward as _backward
 from .backward import backward_order
 from .ops import RULES, Rule
+from .ops import rule as _rule
 
 __all__ = ["Value", "no_grad", "is_grad_enabled", "scope", "gc_paused"]
 
@@ -407,6 +410,38 @@ class Value:
             out._a = out._b = None
             out._da = out._db = 0.0
         return out
+
+    def apply(self, op: str, *others: Value | Number, arg: float | None = None) -> Value:
+        """Extension API: a node of the rule ``op`` of ``engine.RULES``, with this Value
+        as its first operand and ``others`` (Values or numbers) as the rest.
+
+        This is how an op's function builds its node, a built-in or one made by
+        ``engine.define_op``: ``x.apply("tanh")`` is ``x.tanh()``, ``a.apply("mul", b)``
+        is ``a * b``; ``arg`` is the constant of an op that takes one
+        (``x.apply("pow_const", arg=2.0)`` is ``x ** 2``). Numbers among ``others``
+        become constant leaves, as in ``x * 2``.
+
+        >>> a = Value(3.0, label="a")
+        >>> y = a.apply("mul", 2)
+        >>> y.data, y.op
+        (6.0, 'mul')
+        """
+        rule = _rule(op)
+        if len(others) != rule.arity - 1:
+            wanted = rule.arity - 1
+            raise TypeError(
+                f"Value.apply({op!r}): {rule.name} ({rule.expression}) takes {rule.arity} "
+                f"operand(s), this Value and {wanted} more; got {len(others)} more"
+            )
+        if arg is not None:
+            arg = _as_float(arg, f"Value.apply({op!r}, arg=...)")
+        if rule.arity == 1:
+            return self._unary(rule.name, arg)
+        if arg is not None:
+            raise TypeError(f"Value.apply({op!r}): a two-operand op takes no constant arg")
+        other = others[0]
+        return self._binary(rule.name, other if isinstance(other, Value)
+                            else _const(other, rule.symbol))
 
     # --- arithmetic ----------------------------------------------------------
 

@@ -21,6 +21,7 @@ One file per tool:
   (its HTML, CSS and script are the files in ``assets/``);
 * ``gradcheck.py``: backward() against finite differences;
 * ``grading.py``: a student's hand-derived gradient against backward();
+* ``opcheck.py``: an op's derivative rule against central differences (``check_op``);
 * ``tables.py``: how reports print as text and HTML;
 * ``files.py``: every file is written atomically (``atomic_write``).
 
@@ -34,6 +35,7 @@ from .formula import formula
 from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
 from .grading import GradingReport, GradingRow, assert_gradients, check_gradients
 from .notation import Notation, number, precision, set_precision
+from .opcheck import OpCheckReport, OpCheckRow, check_op
 from .paths import GradientPath, gradient_paths
 
 __all__ = [
@@ -44,4 +46,5 @@ __all__ = [
     "gradcheck", "GradcheckReport", "GradcheckRow",
     "check_gradients", "assert_gradients", "GradingReport", "GradingRow",
     "gradient_paths", "GradientPath",
+    "check_op", "OpCheckReport", "OpCheckRow",
 ]
