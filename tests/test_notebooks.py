@@ -31,7 +31,9 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 #: The notebooks the README promises (a deleted one must fail a test, not vanish quietly).
 EXPECTED = ("01_chain_rule", "02_neuron_to_mlp", "03_training", "04_lecture_examples",
-            "05_to_pytorch")
+            "05_to_pytorch", "06_softmax_cross_entropy",
+            "07_initialisation", "08_regularisation",
+            "09_seed004_logistic", "10_optimizers", "11_vanishing_gradients")
 
 #: Optional packages a notebook needs; without them its run is skipped, with the reason.
 REQUIRES = {"05_to_pytorch": ("torch", "PyTorch (pip install torch==2.13.0; CI installs it)")}
