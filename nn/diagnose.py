@@ -203,7 +203,7 @@ def diagnose(model: MLP, X: Any, y: Any, loss: str | Callable = "mse") -> Diagno
             p.grad = g
         if was_training:
             model.train()
-    return Diagnosis(layers, len(rows), total.data, tuple(_warnings(layers, len(rows))))
+    return Diagnosis(layers, len(rows), total.data, tuple(_warnings(layers, len(rows), getattr(model, "init", ""))))
 
 
 def _layer(k: int, layer: Any, outputs: list[list[Value]]) -> LayerDiagnosis:
@@ -234,15 +234,16 @@ def _layer(k: int, layer: Any, outputs: list[list[Value]]) -> LayerDiagnosis:
                           mean_abs, _norm(weights), _norm(biases))
 
 
-def _warnings(layers: Sequence[LayerDiagnosis], samples: int) -> list[str]:
+def _warnings(layers: Sequence[LayerDiagnosis], samples: int, init: str = "") -> list[str]:
     said = []
     on = f"on these {samples} samples" if samples != 1 else "on this sample"
     for row in layers:
         if row.dead:
             said.append(f"{row.name}: {len(row.dead)} of {row.units} ReLU units are dead "
                         f"(z <= 0 {on}, so no gradient reaches their weights): units "
-                        f"{', '.join(map(str, row.dead))}. Try a smaller learning rate "
-                        "or init='he' (and biases that start at 0).")
+                        f"{', '.join(map(str, row.dead))}. Try a smaller learning rate"
+                        f"{'' if init == 'he' else ' or init=' + repr('he')}"
+                        " (and biases that start at 0).")
         if row.saturated_units:
             said.append(f"{row.name}: {len(row.saturated_units)} of {row.units} {row.activation} "
                         f"units are saturated {on} (derivative near 0): units "

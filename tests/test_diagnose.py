@@ -25,7 +25,11 @@ def test_dead_relus_are_found_and_really_get_no_gradient():
         model.layers[0].neurons[k - 1].b.data = -50.0
     report = diagnose(model, X, Y)
     assert report.layers[0].dead == tuple(killed)
-    assert any("2 of 6 ReLU units are dead" in w for w in report.warnings)
+    assert any("2 of 6 ReLU units are dead" in w and "init='he'" in w for w in report.warnings)
+    he = MLP(2, [6, 1], activation="relu", init="he", seed=1)
+    he.layers[0].neurons[0].b.data = -50.0
+    advice = [w for w in diagnose(he, X, Y).warnings if "dead" in w]
+    assert advice and "init='he'" not in advice[0]  # it already is
     # Dead means: moving such a unit's weights does not change the loss at all.
     w = model.layers[0].neurons[0].w[0]
 
