@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -19,7 +20,7 @@ needs_dot = pytest.mark.skipif(
 )
 
 NODE = re.compile(r"^\s*(\w+) \[(.*)\];$")
-EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[(.*)\];$")
+EDGE = re.compile(r"^\s*(\w+) -> ([\w:]+) \[(.*)\];$")  # head: node or node:port:side
 
 
 def nodes(source: str) -> dict[str, str]:
@@ -180,6 +181,39 @@ def test_show_local_writes_the_local_derivative_on_each_edge():
     es = {e[0]: e[2] for e in edges(draw_graph(y, show_local=True).source) if e[1] == "op2"}
     assert edge_label(es["v0"]) == "5" and edge_label(es["v1"]) == "2"  # d(ab)/da = b
     assert all(edge_label(e[2]) is None for e in edges(draw_graph(y).source))
+
+
+def test_local_grads_labels_every_input_edge_with_its_local_derivative():
+    # Derived by hand: d(ab)/da = b, d(ab)/db = a, d(tanh u)/du = 1 - tanh(u)^2,
+    # d(a*a)/da = a on each of its two edges.
+    a, b = Value(0.5, label="a"), Value(-2.0, label="b")
+    u = a * b
+    y = u.tanh() + a * a
+    source = draw_graph(y, local_grads=True).source
+    ids = {"a": "v0", "b": "v1"}
+    by_edge = {(t, h): attrs for t, h, attrs in edges(source)}
+    mul_op = next(h for (t, h) in by_edge if t == ids["b"])
+    assert edge_label(by_edge[(ids["a"], mul_op)]) == number(-2.0)
+    assert edge_label(by_edge[(ids["b"], mul_op)]) == number(0.5)
+    tanh_in = [attrs for t, h, attrs in edges(source) if h.startswith("op") and "tanh" in
+               nodes(source)[h]]
+    assert [edge_label(x) for x in tanh_in] == [number(1 - math.tanh(-1.0) ** 2)]
+    square = [attrs for t, h, attrs in edges(source) if t == ids["a"] and h != mul_op]
+    assert [edge_label(x) for x in square] == [number(0.5), number(0.5)]
+    # every input edge into an op carries one, in the small edge font; op -> node edges none
+    for t, h, attrs in edges(source):
+        if h.startswith("op"):
+            assert edge_label(attrs) is not None and "fontsize=9" in attrs, (t, h, attrs)
+        else:
+            assert edge_label(attrs) is None
+    # the older name means the same
+    assert draw_graph(y, show_local=True).source == source
+    assert all(edge_label(e[2]) is None for e in edges(draw_graph(y).source))
+
+
+def test_local_grads_must_be_a_bool():
+    with pytest.raises(TypeError, match="local_grads= takes True or False"):
+        draw_graph(Value(1.0) * 2, local_grads=1)
 
 
 def test_leaf_root():
@@ -434,10 +468,24 @@ def test_collapse_draws_one_node_per_neuron():
     n21 = mlp.children[1].children[0]
     assert g.node_id(out) == g.node_id(n21.w[0]) == g.node_id(n21.b)
     label = ns[g.node_id(out)]
-    assert "<b>layer 2, neuron 1</b>" in label and "tanh(w.x + b)" in label
-    assert f"data {out.data:.4g}<" in label and f"grad {out.grad:.4g}<" in label
+    # compact: the output's name, its data and delta = dL/dz (the lectures' delta), not dL/da
+    z = out.inputs[0]
+    assert "<b>a2.1</b>" in label and f"data {out.data:.4g}<" in label
+    assert f"δ {z.grad:.4g}<" in label and abs(z.grad - out.grad) > 0.01
+    assert f"grad {out.grad:.4g}<" not in label
+    assert 'tooltip="layer 2, neuron 1: tanh(w.x + b); δ = dL/dz2.1' in label
+    # each input edge ends in the port that names it: x1, x2 into layer 1, a1.k into layer 2
+    xs = {v.label: g.node_id(v) for v in backward_order(loss) if v.label in ("x1", "x2")}
+    first = g.node_id(mlp.children[0].children[0].b)
+    into = [(t, h) for t, h, _ in edges(g.source) if h.split(":")[0] == first]
+    assert into == [(xs["x1"], f"{first}:p0:w"), (xs["x2"], f"{first}:p1:w")]
+    assert '<td port="p0" bgcolor="#f7f7f7" cellpadding="1"><font point-size="10">x1</font>' in (
+        ns[first])
+    ports = re.findall(r'port="p\d"[^>]*><font[^>]*>([^<]*)<', label)
+    assert ports == ["a1.1", "a1.2", "a1.3"]
     for n in mlp.children[0].children:
-        assert (g.node_id(n.b), g.node_id(out)) in {(t, h) for t, h, _ in edges(g.source)}
+        assert (g.node_id(n.b), g.node_id(out)) in {(t, h.split(":")[0])
+                                                    for t, h, _ in edges(g.source)}
     # collapse inside layer clusters
     where = cluster_of(draw_graph(loss, collapse=True, group="neuron").source)
     assert where[g.node_id(out)] == ("layer 2",)
@@ -445,7 +493,7 @@ def test_collapse_draws_one_node_per_neuron():
     hot = draw_graph(loss, collapse=True, highlight=mlp.children[0].children[1].w[0])
     hot_edges = [(t, h) for t, h, a in edges(hot.source) if HIGHLIGHT in a]
     n12 = hot.node_id(mlp.children[0].children[1].b)
-    assert (n12, hot.node_id(out)) in hot_edges and len(hot_edges) == 1 + 4
+    assert (n12, hot.node_id(out) + ":p1:w") in hot_edges and len(hot_edges) == 1 + 4
 
 
 @needs_dot
@@ -484,7 +532,9 @@ def test_real_mlp_collapsed_has_one_node_per_neuron():
     for layer in model.layers:
         for n in layer.neurons:
             node = neurons[g.node_id(n.b)]
-            assert f"<b>{n.name}</b>" in node and n.formula in node
+            out = f"a{n.layer_index}.{n.index}" if n.activation != "linear" else (
+                f"z{n.layer_index}.{n.index}")
+            assert f"<b>{out}</b>" in node and f'tooltip="{n.name}: {n.formula};' in node
             assert all(g.node_id(w) == g.node_id(n.b) for w in n.w)
     # every other node drawn is an input x_j or part of the loss (outside every neuron)
     others = [v for v in backward_order(loss) if g.node_id(v) not in neurons]
@@ -493,7 +543,11 @@ def test_real_mlp_collapsed_has_one_node_per_neuron():
     values = [k for k, v in ns.items() if attr(v, "class").startswith("value")]
     assert len(values) == len(others)
     # x_j -> 16 first-layer neurons, 16 x 16 between hidden layers, 16 into the output neuron
-    neuron_edges = [(t, h) for t, h, _ in edges(g.source) if h in neurons]
+    neuron_edges = [(t, h) for t, h, _ in edges(g.source) if h.split(":")[0] in neurons]
+    # the first layer's edges end in ports x1, x2; 16 inputs are too many for ports
+    first_layer = {g.node_id(n.b) for n in model.layers[0].neurons}
+    for t, h in neuron_edges:
+        assert (":p" in h) == (h.split(":")[0] in first_layer), (t, h)
     assert len(neuron_edges) == 2 * 16 + 16 * 16 + 16 == len(set(neuron_edges))
 
 
@@ -528,8 +582,8 @@ def test_collapse_a_batch_draws_one_node_per_neuron_call():
     neurons = {k: v for k, v in ns.items() if attr(v, "class").startswith("neuron")}
     assert len(neurons) == 2 * 4
     assert g.node_id(o1) != g.node_id(o2)
-    assert "<b>layer 2, neuron 1 (call 1)</b>" in neurons[g.node_id(o1)]
-    assert "<b>layer 2, neuron 1 (call 2)</b>" in neurons[g.node_id(o2)]
+    assert 'tooltip="layer 2, neuron 1 (call 1): ' in neurons[g.node_id(o1)]
+    assert 'tooltip="layer 2, neuron 1 (call 2): ' in neurons[g.node_id(o2)]
     # shared parameters stay leaves, each with an edge to both calls of its neuron
     w = mlp.children[1].children[0].w[0]
     assert "parameter" in attr(ns[g.node_id(w)], "class")
@@ -703,3 +757,49 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["graph.dot"]
     with pytest.raises(TypeError, match="path must be a str"):
         g.save(3)
+
+
+def test_collapsed_local_grads_are_the_weights_and_delta_follows_be2():
+    # Into a collapsed neuron the edge carries dz/d(input), the factor that multiplies
+    # its delta on the way back: for an nn neuron, the weight of that input. The hidden
+    # delta the node shows is the lectures' BE2, computed here by hand from the weights:
+    # delta1.k = (1 - a1.k^2) * w2.1.k * delta2.1, with delta2.1 = dL/dz2.1 = 2 (z2.1 - 1).
+    nn = pytest.importorskip("nn")
+    model = nn.MLP(2, [2, 1], activation="tanh", seed=0)
+    xs = [0.5, -1.0]
+    loss = nn.mse_loss(model(xs), 1.0)
+    loss.backward()
+    g = draw_graph(loss, collapse=True, local_grads=True)
+    ns = nodes(g.source)
+    hidden, out = model.layers[0].neurons, model.layers[1].neurons[0]
+    a = [math.tanh(sum(w.data * x for w, x in zip(n.w, xs)) + n.b.data) for n in hidden]
+    z2 = sum(w.data * ak for w, ak in zip(out.w, a)) + out.b.data
+    delta2 = 2 * (z2 - 1.0)
+    for k, n in enumerate(hidden):
+        into = [(t, h, attrs) for t, h, attrs in edges(g.source)
+                if h.split(":")[0] == g.node_id(n.b)]
+        assert [edge_label(attrs) for _, _, attrs in into] == [number(w.data) for w in n.w]
+        delta = (1 - a[k] ** 2) * out.w[k].data * delta2
+        assert f"δ {number(delta)}<" in ns[g.node_id(n.b)]
+    into_out = [attrs for t, h, attrs in edges(g.source) if h.split(":")[0] == g.node_id(out.b)]
+    assert [edge_label(x) for x in into_out] == [number(w.data) for w in out.w]
+    assert f"δ {number(delta2)}<" in ns[g.node_id(out.b)]
+    legend = {e.name: e.meaning for e in g.legend()}
+    assert "dz/d(input)" in legend["number on an edge"]
+    # without local_grads, no numbers on the collapsed edges
+    assert all(edge_label(x) is None for _, h, x in edges(draw_graph(loss, collapse=True).source))
+
+
+@needs_dot
+def test_notebook_display_is_the_picture_then_the_legend():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="c")
+    y = a * b
+    y.backward()
+    g = draw_graph(y)
+    page = g._repr_html_()
+    assert page.startswith('<div class="chainrule-graph"><svg style="max-width:100%;height:auto"')
+    assert page.index("</svg>") < page.index(g.legend_html()) and page.endswith("</div></div>")
+    assert "<?xml" not in page and "<script" not in page  # dot drew it: no Viz.js
+    bundle = g._repr_mimebundle_()
+    assert bundle["text/html"] == page and bundle["image/svg+xml"].lstrip().startswith("<?xml")
+    assert bundle["text/plain"] == repr(g)

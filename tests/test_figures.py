@@ -37,6 +37,8 @@ def svg_content(svg: str) -> tuple[list[str], list[str]]:
     """The element ids and texts of an SVG: what it shows, independent of Graphviz's version."""
     root = ET.fromstring(svg)
     ids = sorted(el.get("id", "") for el in root.iter() if el.tag.endswith("}g") and el.get("id"))
+    # a node or edge with a tooltip is wrapped in a link group, id "a_" + its own id
+    ids = [i for i in ids if not (i.startswith("a_") and i[2:] in ids)]
     texts = sorted(el.text or "" for el in root.iter() if el.tag.endswith("}text") and el.text)
     return ids, texts
 

@@ -11,17 +11,22 @@ What a drawing shows:
 * every Value as a small table ``name | data | grad``; the name is the node's
   name in the one notation of ``notation.py`` (its label in bold, or a short
   expression such as ``a * b``, or ``v<k>``, which is also the node's id; a
-  number mixed into an expression shows only its data). Its first cells are
+  number mixed into an expression shows only its data), drawn as Graphviz
+  ``shape=plain`` so that arrows end on the table itself. Its first cells are
   filled by the node's *role* (input, parameter, constant, intermediate,
-  output), its grad cell by the gradient's sign (red positive, blue negative)
-  and size (paler near 0);
+  output: from what the node is, see ``draw_graph``), its grad cell by the
+  gradient's sign (red positive, blue negative) and size (paler near 0);
 * every op as a small oval with its symbol (``*``, ``tanh``, ``^2``), between
   its inputs and its result; one edge per input, so ``a * a`` has two;
 * optionally the local derivative d(out)/d(input) on each input edge
-  (``show_local``), and every path from some leaves to the root in a highlight
+  (``local_grads``), and every path from some leaves to the root in a highlight
   colour (``highlight``);
 * for networks built with ``nn``: clusters per neuron or layer (``group``) or one
-  node per neuron (``collapse``), read from ``Value.scope``.
+  compact node per neuron call (``collapse``: its output's name, data and
+  delta = dL/dz, with a port per input), read from ``Value.scope``;
+* a legend of the roles and marks used (``Graph.legend()``, ``legend_html()``),
+  shown under the picture in Jupyter, where a graph is drawn by the browser
+  (the vendored Viz.js) when ``dot`` is missing.
 
 **Drawings never hang.** Graphviz's layout time grows steeply with the number
 of nodes and of long edges (a 352-value graph in which two leaves feed all 50
@@ -36,10 +41,12 @@ page and ``Graph.save`` then fall back to the DOT text with that note.
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import shutil
 import subprocess
+import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Real
@@ -51,8 +58,8 @@ from .files import atomic_write
 from .groups import Neurons, find_neurons, kind_of, module_paths, owner_formula, owner_name
 from .notation import Notation, number, visible
 
-__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "dot_available",
-           "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
+__all__ = ["draw_graph", "Graph", "GraphTooLarge", "LayoutCost", "LegendEntry", "legend_html",
+           "dot_available", "ROLE_COLOURS", "grad_colour", "inline_svg", "LAYOUT_LIMIT", "RENDER_TIMEOUT"]
 
 #: One line telling how to get Graphviz's ``dot`` program.
 INSTALL_HINT = (
@@ -76,6 +83,7 @@ ROLE_COLOURS = {
     "constant": "#eeeeee",  # a number mixed into an expression (an unlabelled leaf)
     "intermediate": "#ffffff",  # made by an op
     "output": "#e4d7f0",  # the root
+    "neuron": "#ffffff",  # a collapsed nn neuron (draw_graph(collapse=True))
 }
 
 HIGHLIGHT = "#e6550d"  # paths (highlight=) and the current edge (current=)
@@ -83,11 +91,15 @@ _POSITIVE = (0xD6, 0x60, 0x4D)  # full-strength red for large positive gradients
 _NEGATIVE = (0x43, 0x93, 0xC3)  # full-strength blue for large negative gradients
 _FADED = "#aaaaaa"  # text and borders of nodes whose gradient is not final yet
 _FONT = "Helvetica"
+_LOCAL_SIZE = 9  # pt: local derivatives on edges, smaller than the boxes' 11 pt
+_PORT_SIZE = 10  # pt: the input names on a collapsed neuron's ports
 _HOT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=2'
 _HOT_CURRENT = f', color="{HIGHLIGHT}", fontcolor="{HIGHLIGHT}", penwidth=3.5'
 
-# A weight or bias by its name: w, w1, w1.2.3, w_2, W, b, b1, weight, bias, theta.
-_PARAMETER_LABEL = re.compile(r"^(?:w|b|weight|bias|theta|θ)(?:$|[\d_.\[(])", re.IGNORECASE)
+# A weight or bias by its name: w, w1, w1.2.3, w_2, W, b, b1, weight, bias, theta, and
+# the lectures' hidden weights v_ij (v12, v_12, V1.2; "v" alone is too often a velocity).
+_PARAMETER_LABEL = re.compile(
+    r"^(?:(?:w|b|weight|bias|theta|θ)(?:$|[\d_.\[(])|v[\d_\[(])", re.IGNORECASE)
 _RANKDIRS = ("LR", "TB", "RL", "BT")
 _GROUPS = (None, "neuron", "layer")
 _FORMATS = (".svg", ".png", ".pdf")
@@ -185,15 +197,120 @@ _DRAW_LESS = ("draw less: collapse=True or group=\"layer\" for an nn model, fewe
               "of the loss)")
 
 
+def _attr(s: Any) -> str:
+    """User text made safe inside a quoted DOT attribute (tooltips): visible, escaped."""
+    return html.escape(visible(str(s)), quote=True).replace("\\", "\\\\")
+
+
+# --- the legend -------------------------------------------------------------------------
+
+
+class LegendEntry(NamedTuple):
+    """One line of a drawing's legend: a CSS colour, what it is called, what it means."""
+
+    colour: str
+    name: str
+    meaning: str
+
+
+_ROLE_MEANINGS = {
+    "input": "a leaf you made and named (x, a, ...)",
+    "constant": "a number written into the expression (a leaf without a label)",
+    "intermediate": "made by an op from its inputs",
+    "output": "the Value drawn (the root); its grad is 1 after backward()",
+}
+_PARAMETER_MEANINGS = {
+    "model": "a weight or bias: a parameter of the nn model (its parameters() lists it)",
+    "given": "a leaf passed in parameters=",
+    "labels": ("a weight or bias, guessed from its label (w, w1, v12, b, b2, weight, bias): "
+               "this graph has no nn model; pass parameters= to say which leaves are"),
+}
+_MODEL_INPUT = "an input of the model: a leaf fed to it that is not one of its parameters"
+
+
+def _legend(plan: _Plan) -> list[LegendEntry]:
+    """The roles and marks this drawing uses, in reading order."""
+    options, neurons = plan.options, plan.neurons
+    drawn = [n for n in plan.order if n not in neurons.of]
+    used = {plan.roles[n] for n in drawn}
+    entries = []
+    for role in ("input", "parameter", "constant", "intermediate", "output"):
+        if role not in used:
+            continue
+        if role == "parameter":
+            meaning = _PARAMETER_MEANINGS[plan.roles_from]
+        elif role == "input" and any(n in plan.model_inputs for n in drawn):
+            meaning = _MODEL_INPUT
+        else:
+            meaning = _ROLE_MEANINGS[role]
+        entries.append(LegendEntry(ROLE_COLOURS[role], role, meaning))
+    if plan.samples:
+        entries.append(LegendEntry(ROLE_COLOURS["input"], "[sample k]",
+                                   "an input of the k-th sample of the batch"))
+    if neurons.of:
+        formulas = sorted({f for f in map(owner_formula, neurons.owner.values()) if f})
+        computes = f" ({', '.join(formulas)})" if formulas else ""
+        entries.append(LegendEntry(
+            ROLE_COLOURS["neuron"], "neuron",
+            f"one nn neuron{computes}, its weights and bias inside: its output's name and "
+            "data, and δ = dL/dz, the gradient at its pre-activation z (the lectures' "
+            "delta), not dL/da at its output"))
+        if any(len(neurons.sources(k)) <= PORTS_UP_TO for k in neurons.members):
+            entries.append(LegendEntry("#f7f7f7", "input port",
+                                       "a neuron's input: the edge from it ends here"))
+    if options.show_grad:
+        grads = [plan.shown_grad(neurons.pre_activation(neurons.of[n]) if n in neurons.of
+                                 else n) for n in plan.order
+                 if n not in neurons.of or n is neurons.output[neurons.of[n]]]
+        if any(g is not None and g > 0 for g in grads):
+            entries.append(LegendEntry(grad_colour(1.0), "grad > 0", "red, stronger the "
+                                       "larger it is (half strength at 1)"))
+        if any(g is not None and g < 0 for g in grads):
+            entries.append(LegendEntry(grad_colour(-1.0), "grad < 0", "blue, stronger the "
+                                       "larger |grad| is"))
+        if any(g is None for g in grads):
+            entries.append(LegendEntry("#ffffff", "grad ?", "not computed yet"))
+    if options.show_local:
+        meaning = "the local derivative d(node)/d(input)"
+        if neurons.of:
+            meaning += ("; on an edge into a neuron, dz/d(input), the factor its δ = dL/dz "
+                        "is multiplied by on the way back (the weight, for an input)")
+        entries.append(LegendEntry("#333333", "number on an edge", meaning))
+    if plan.on_path:
+        entries.append(LegendEntry(HIGHLIGHT, "path", "a path from the highlighted leaf to "
+                                   "the root, local derivatives on its edges"))
+    if options.current is not None:
+        entries.append(LegendEntry(HIGHLIGHT, "current edge",
+                                   "the chain-rule step being applied now (thickest)"))
+    if options.done is not None and any(plan.faded(n) for n in drawn):
+        entries.append(LegendEntry(_FADED, "faded", "its gradient is not final yet"))
+    return entries
+
+
+def legend_html(entries: Iterable[tuple[str, str, str]]) -> str:
+    """A legend as an HTML block: one line per (colour, name, meaning), all escaped."""
+    rows = []
+    for colour, name, meaning in entries:
+        rows.append(
+            '<div style="display:flex;align-items:baseline;gap:6px;margin:1px 0">'
+            f'<span style="flex:none;width:12px;height:12px;border:1px solid #444;'
+            f'background:{html.escape(colour, quote=True)}"></span>'
+            f"<b>{html.escape(name)}</b><span>{html.escape(meaning)}</span></div>"
+        )
+    return ('<div class="chainrule-legend" style="font:12px Helvetica,Arial,sans-serif;'
+            'margin-top:6px;color:#222">' + "".join(rows) + "</div>")
+
+
 # --- the drawn graph ------------------------------------------------------------------
 
 
 class Graph:
     """A drawn computation graph: DOT text now, SVG/PNG when rendered.
 
-    Displays itself in Jupyter as SVG (or, when it cannot be rendered: no
-    ``dot``, or too big to lay out, as its DOT text after a one-line note).
-    Made by ``draw_graph``.
+    Displays itself in Jupyter as its picture with the legend under it: SVG made
+    by ``dot``, or, without ``dot``, drawn in the browser by the vendored Viz.js
+    (``browser_html``); when it is too big to lay out, as its DOT text after a
+    one-line note. Made by ``draw_graph``.
 
     Attributes:
         source: the DOT text (deterministic: the same graph gives the same text).
@@ -201,12 +318,25 @@ class Graph:
     """
 
     def __init__(self, source: str, ids: dict[Value, str], edges: dict[tuple, str],
-                 counts: tuple[int, int], cost: LayoutCost | None = None) -> None:
+                 counts: tuple[int, int], cost: LayoutCost | None = None,
+                 legend: Iterable[LegendEntry] = ()) -> None:
         self.source = source
         self._ids = ids
         self._edges = edges
         self._counts = counts
         self.cost = cost if cost is not None else LayoutCost(sum(counts), 0, 0)
+        self._legend = list(legend)
+
+    def legend(self) -> list[LegendEntry]:
+        """The roles and marks this drawing uses, as ``(css colour, name, meaning)``
+        tuples (``LegendEntry``), e.g. ``("#fde0c5", "parameter", "a weight or bias:
+        ...")``. The meaning of *parameter* says whether roles came from an nn model,
+        from ``parameters=`` or were guessed from labels."""
+        return list(self._legend)
+
+    def legend_html(self) -> str:
+        """The legend as an HTML block (escaped), as the notebook display shows it."""
+        return legend_html(self._legend)
 
     def node_id(self, value: Value) -> str:
         """The DOT id of ``value``'s node (also its SVG element id and ``<title>``).
@@ -297,17 +427,113 @@ class Graph:
             return dot_path
         return atomic_write(path, data)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter display: SVG, or a one-line note and the DOT text if it cannot render."""
+    def _display_svg(self) -> str:
+        """The SVG for the notebook display, rendered once (IPython asks more than once);
+        raises the RuntimeError of ``svg()`` (no ``dot``, too big, failed) each time."""
+        if not hasattr(self, "_shown"):
+            try:
+                self._shown: str | RuntimeError = self.svg()
+            except RuntimeError as error:
+                self._shown = error
+        if isinstance(self._shown, RuntimeError):
+            raise self._shown
+        return self._shown
+
+    def browser_html(self) -> str:
+        """HTML that draws this graph in the browser, without Graphviz's ``dot``.
+
+        It carries the DOT text and the vendored Viz.js (Graphviz compiled to
+        WebAssembly, MIT; see ``engine/teach/assets/THIRD_PARTY.md``) inline, so it
+        needs no network and no other output: **each such display adds about
+        1.3 MB** to the notebook. Several can share a page: each has its own
+        element ids, and the library is only run if ``window.Viz`` is not there
+        yet. Notebooks run its script only when trusted (your own outputs are;
+        a notebook opened from elsewhere needs "Trust notebook"). The legend
+        follows the picture.
+        """
+        from .assets import read
+
+        uid = "chainrule-graph-" + uuid.uuid4().hex[:12]
+        dot = (json.dumps(self.source).replace("<", "\\u003c").replace(">", "\\u003e")
+               .replace("&", "\\u0026"))
+        library = read("viz-global.js")
+        return (
+            f'<div class="chainrule-graph" id="{uid}">'
+            '<div class="chainrule-picture" style="overflow:auto">Drawing the graph in '
+            "the browser with Viz.js...</div>"
+            f'<script type="application/json" class="chainrule-dot">{dot}</script>'
+            # The library's UMD wrapper would register with RequireJS where the page has
+            # it (the classic Notebook): hiding define/exports/module makes it set window.Viz.
+            "<script>if (!window.Viz) { (function (define, exports, module) {\n"
+            + library
+            + "\n}).call(window); }</script>"
+            + _BROWSER_DRAW.replace("UID", uid)
+            + self.legend_html()
+            + "</div>"
+        )
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter display as HTML: the picture, then the legend (``legend_html``).
+
+        With Graphviz's ``dot``: its SVG inline. Without it: ``browser_html()``,
+        which draws the graph in the browser with the vendored Viz.js. None (plain
+        text instead) when the graph is too big to lay out or ``dot`` failed.
+        """
         try:
-            return {"image/svg+xml": self.svg(), "text/plain": repr(self)}
+            svg = self._display_svg()
+        except GraphTooLarge:
+            return None
+        except RuntimeError:
+            if dot_available() or self.cost.total > LAYOUT_LIMIT:
+                return None  # dot failed: the text says why
+            return self.browser_html()
+        return _picture_html(svg, self.legend_html())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter display: HTML (picture and legend) and SVG, or, without ``dot``, the
+        HTML that draws it in the browser and, as plain text, a one-line note and the
+        DOT text; only that text when it cannot be drawn (too big to lay out)."""
+        try:
+            svg = self._display_svg()
         except RuntimeError as error:
             # the note first: a network's DOT text runs to hundreds of lines
-            return {"text/plain": f"// Not rendered: {error}\n{self.source}"}
+            bundle = {"text/plain": f"// Not rendered: {error}\n{self.source}"}
+            page = self._repr_html_()
+            if page is not None:
+                bundle["text/html"] = page
+            return bundle
+        return {"text/html": _picture_html(svg, self.legend_html()),
+                "image/svg+xml": svg, "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         values, ops = self._counts
         return f"Graph({values} value nodes, {ops} op nodes; .source, .svg(), .save(path))"
+
+
+# Draws one browser_html() output: finds its own elements from its script (so it works
+# before the output is attached to the page, and beside other graphs), then renders.
+_BROWSER_DRAW = """<script>(function () {
+  var me = document.currentScript;
+  var root = (me && me.parentNode) || document.getElementById("UID");
+  var box = root.querySelector(".chainrule-picture");
+  var dot = JSON.parse(root.querySelector(".chainrule-dot").textContent);
+  if (!window.Viz) { box.textContent = "Viz.js did not load: cannot draw the graph."; return; }
+  window.Viz.instance().then(function (viz) {
+    var svg = viz.renderSVGElement(dot);
+    svg.style.maxWidth = "100%";  // shrunk to the output's width if wider (it has a viewBox)
+    svg.style.height = "auto";
+    box.replaceChildren(svg);
+  }).catch(function (error) {
+    box.textContent = "Viz.js could not draw this graph: " + error;
+  });
+})();</script>"""
+
+
+def _picture_html(svg: str, legend: str) -> str:
+    """The notebook's HTML display: the SVG, shrunk to the output's width if wider
+    (it has a viewBox), then the legend."""
+    svg = re.sub(r"<svg\b", '<svg style="max-width:100%;height:auto"', inline_svg(svg), count=1)
+    return f'<div class="chainrule-graph">{svg}{legend}</div>'
 
 
 def inline_svg(svg: str) -> str:
@@ -442,15 +668,51 @@ def _depends_on(order: list[Value], sources: set[Value]) -> set[Value]:
     return reached
 
 
-def _role(node: Value, root: Value, parameters: set[Value], guess: bool) -> str:
-    """output (the root), intermediate (made by an op), parameter, input or constant."""
+def _role(node: Value, root: Value, parameters: set[Value], guess: bool,
+          model_inputs: set[Value]) -> str:
+    """output (the root), intermediate (made by an op), parameter, input or constant.
+
+    A leaf is a parameter if a model lists it (or ``parameters=`` does), or, in a
+    bare expression (``guess``), if its label looks like a weight or bias; an input
+    if it feeds a model without being its parameter, or has a label; else a
+    constant (a number mixed into an expression)."""
     if node is root:
         return "output"
     if not node.is_leaf():
         return "intermediate"
     if node in parameters or (guess and _PARAMETER_LABEL.match(node.label)):
         return "parameter"
-    return "input" if node.label else "constant"
+    return "input" if node.label or node in model_inputs else "constant"
+
+
+def _model_inputs(order: list[Value], parameters: set[Value]) -> set[Value]:
+    """A model's inputs (x1, x2 of an ``nn`` MLP): leaves, not parameters, that are
+    read by a node made inside a model's scope and made outside every scope, or
+    labelled. (An unlabelled number made inside a model is a constant of its formula.)"""
+    found = {n for n in order if n.is_leaf() and n.scope and n.label}
+    for node in order:
+        if node.scope:
+            found.update(i for i in node.inputs if i.is_leaf() and (i.label or not i.scope))
+    return found - parameters
+
+
+def _samples(order: list[Value], neurons: Neurons, inputs: Collection[Value]) -> dict[Value, int]:
+    """In a batch graph (a neuron called more than once), the sample (1, 2, ...) of each
+    model input: the number of the neuron call it feeds, calls counted in the order
+    the graph meets them (the order of the samples when the loss adds them in order)."""
+    if not any(len(calls) > 1 for calls in neurons.calls.values()):
+        return {}
+    number = {key: n for keys in neurons.calls.values() for n, key in enumerate(keys, 1)}
+    fed: dict[Value, set[int]] = {}
+    for node in order:
+        key = neurons.of.get(node)
+        if key is None:
+            continue
+        call = number[key]
+        for i in node.inputs:
+            if i in inputs and i not in neurons.of:
+                fed.setdefault(i, set()).add(call)
+    return {leaf: next(iter(calls)) for leaf, calls in fed.items() if len(calls) == 1}
 
 
 @dataclass
@@ -466,6 +728,9 @@ class _Plan:
     on_path: set[Value]
     neurons: Neurons
     cluster_path: Callable[[Value], tuple]
+    roles_from: str  # "model", "given" (parameters=) or "labels" (a bare expression)
+    samples: dict[Value, int]  # model input -> its sample, in a batch graph
+    model_inputs: set[Value]  # leaves fed to a model that are not its parameters
     # filled while writing: edge ids for Graph, and edges for the layout estimate
     edge_ids: dict[tuple, str] = field(default_factory=dict)
     layout_edges: list[tuple[str, str]] = field(default_factory=list)
@@ -495,13 +760,20 @@ def _plan(options: _Options) -> _Plan:
     if options.current is not None and options.current[0] not in index:
         raise ValueError(f"draw_graph: current node {options.current[0]!r} is not in the graph")
     scopes, owned = module_paths(order)
-    guess = options.parameters is None
+    has_model = bool(owned) or any(node.scope for node in order)
     if options.parameters is not None:
-        owned = set(options.parameters)
-    roles = {node: _role(node, root, owned, guess) for node in order}
+        owned, roles_from = set(options.parameters), "given"
+    else:
+        roles_from = "model" if has_model else "labels"
+    model_inputs = _model_inputs(order, owned) if has_model else set()
+    guess = roles_from == "labels"
+    roles = {node: _role(node, root, owned, guess, model_inputs) for node in order}
 
-    # Which nodes merge into a neuron node (collapse), and which cluster each node is in.
-    neurons = find_neurons(order, scopes, root) if options.collapse else Neurons()
+    # Which nodes make up each neuron call (merged into one node by collapse), and
+    # which cluster each node is in.
+    calls = find_neurons(order, scopes, root) if has_model else Neurons()
+    samples = _samples(order, calls, {n for n in order if roles[n] == "input"})
+    neurons = calls if options.collapse else Neurons()
     levels = {"neuron": ("layer", "neuron"), "layer": ("layer",), None: ()}[options.group]
     if options.collapse:
         levels = tuple(k for k in levels if k != "neuron")
@@ -514,7 +786,8 @@ def _plan(options: _Options) -> _Plan:
         shown = neurons.output[neurons.of[node]] if node in neurons.of else node
         ids[node] = f"v{index[shown]}"
     on_path = _depends_on(order, set(options.targets)) if options.targets else set()
-    return _Plan(options, notation, order, index, ids, roles, on_path, neurons, cluster_path)
+    return _Plan(options, notation, order, index, ids, roles, on_path, neurons, cluster_path,
+                 roles_from, samples, model_inputs)
 
 
 # --- 3. nodes -------------------------------------------------------------------------
@@ -542,21 +815,35 @@ def _grad_cell(plan: _Plan, node: Value, faded: bool) -> str:
     return _cell(text, grad_colour(grad), faded)
 
 
+def _stacked(plan: _Plan, name: list[str], numbers: list[str]) -> list[str]:
+    """A box's table rows: ``name | data | grad`` in one row, or, in a collapsed
+    network drawn left to right (where width is what runs out), the name above
+    ``data | grad``."""
+    if not name or not plan.neurons.of or plan.options.rankdir not in ("LR", "RL"):
+        return ["".join(name + numbers)]
+    spanned = name[0].replace("<td ", f'<td colspan="{len(numbers)}" ', 1)
+    return [spanned, "".join(numbers)]
+
+
 def _value_node(plan: _Plan, node: Value) -> str:
     node_id, role = plan.ids[node], plan.roles[node]
     hot, faded = node in plan.on_path, plan.faded(node)
     fill = ROLE_COLOURS[role]
-    cells = []
+    name = []
+    sample = plan.samples.get(node)
+    mark = f" [sample {sample}]" if sample is not None else ""
     if node.label:  # the student's name, in bold
-        cells.append(_cell(f"<b>{_text(plan.notation.name(node))}</b>", fill, faded))
+        name.append(_cell(f"<b>{_text(plan.notation.name(node))}</b>{mark}", fill, faded))
+    elif mark:  # an unlabelled input of a model, in a batch
+        name.append(_cell(f"{_text(plan.notation.name(node))}{mark}", fill, faded))
     elif not node.is_leaf():  # a name the notation made up: a short expression or v<k>
-        cells.append(_cell(_text(plan.notation.name(node)), fill, faded))
-    cells.append(_cell(f"data {number(node.data)}", fill, faded))
+        name.append(_cell(_text(plan.notation.name(node)), fill, faded))
+    numbers = [_cell(f"data {number(node.data)}", fill, faded)]
     if plan.options.show_grad:
-        cells.append(_grad_cell(plan, node, faded))
+        numbers.append(_grad_cell(plan, node, faded))
     classes = " ".join(["value", role] + (["path"] if hot else []) + (["pending"] if faded else []))
-    label = _table(["".join(cells)], hot, faded)
-    return f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, label=<{label}>];'
+    label = _table(_stacked(plan, name, numbers), hot, faded)
+    return f'{node_id} [id="{node_id}", class="{classes}", shape=plain, label=<{label}>];'
 
 
 def _op_node(plan: _Plan, node: Value) -> str:
@@ -569,25 +856,59 @@ def _op_node(plan: _Plan, node: Value) -> str:
     )
 
 
+#: A collapsed neuron with at most this many inputs gets one port per input (a cell
+#: naming it, where its edge ends); wider neurons would grow too tall for that.
+PORTS_UP_TO = 4
+_PORT_SIDE = {"LR": "w", "RL": "e", "TB": "n", "BT": "s"}
+
+
+def _ported(plan: _Plan, key: int) -> bool:
+    return len(plan.neurons.sources(key)) <= PORTS_UP_TO
+
+
 def _neuron_node(plan: _Plan, node: Value, key: int) -> str:
-    neurons = plan.neurons
-    name, formula = neurons.name(key), owner_formula(neurons.owner[key])
+    """A compact neuron call: its output's name, its output's data and its delta.
+
+    delta is dL/dz, the gradient at the neuron's pre-activation z (as the lectures
+    write it), not dL/da at its output. With few inputs, a strip of port cells
+    names each input where its edge comes in.
+    """
+    neurons, notation = plan.neurons, plan.notation
+    owner = neurons.owner[key]
+    formula = owner_formula(owner)
+    z = neurons.pre_activation(key)
     hot = bool(set(neurons.members[key]) & plan.on_path)
     faded = plan.faded(node)
-    fill = ROLE_COLOURS["intermediate"]
-    rows = [_cell(f"<b>{_text(name)}</b>", fill, faded, ' colspan="2"')]
-    if formula:
-        rows.append(_cell(_text(formula), fill, faded, ' colspan="2"'))
+    fill = ROLE_COLOURS["neuron"]
+    numbers = [_cell(f"data {number(node.data)}", fill, faded)]
     if plan.options.show_grad:
-        last = _cell(f"data {number(node.data)}", fill, faded) + _grad_cell(plan, node, faded)
-    else:
-        last = _cell(f"data {number(node.data)}", fill, faded, ' colspan="2"')
-    rows.append(last)
+        delta = plan.shown_grad(z)
+        text = "δ ?" if delta is None else f"δ {number(delta)}"
+        numbers.append(_cell(text, grad_colour(delta), faded))
+    name = [_cell(f"<b>{_text(notation.name(node))}</b>", fill, faded)]
+    label = _table(_stacked(plan, name, numbers), hot, faded)
+    if _ported(plan, key):
+        ports = [
+            f'<td port="p{n}" bgcolor="#f7f7f7" cellpadding="1">'
+            f'<font point-size="{_PORT_SIZE}">{_text(notation.name(i))}</font></td>'
+            for n, i in enumerate(neurons.sources(key))
+        ]
+        across = plan.options.rankdir in ("LR", "RL")  # ports in a column beside the cells
+        strip = _table([p for p in ports] if across else ["".join(ports)], False, faded)
+        pieces = [f"<td>{strip}</td>", f"<td>{label}</td>"]
+        if plan.options.rankdir in ("RL", "BT"):  # the ports face the incoming edges
+            pieces.reverse()
+        layout = ["".join(pieces)] if across else pieces
+        label = ('<table border="0" cellborder="0" cellspacing="0" cellpadding="0">'
+                 + "".join(f"<tr>{r}</tr>" for r in layout) + "</table>")
+    zname = notation.name(z)
+    tooltip = neurons.name(key) + (f": {formula}" if formula else "")
+    tooltip += f"; δ = dL/d{zname} (at the pre-activation), not dL/d{notation.name(node)}"
     classes = "neuron" + (" path" if hot else "") + (" pending" if faded else "")
     node_id = plan.ids[node]
     return (
-        f'{node_id} [id="{node_id}", class="{classes}", shape=none, margin=0, '
-        f"label=<{_table(rows, hot, faded)}>];"
+        f'{node_id} [id="{node_id}", class="{classes}", shape=plain, '
+        f'tooltip="{_attr(tooltip)}", label=<{label}>];'
     )
 
 
@@ -617,19 +938,42 @@ def _node_statements(plan: _Plan) -> tuple[dict[tuple, list[str]], tuple[int, in
 
 def _neuron_edges(plan: _Plan, node: Value, key: int) -> list[str]:
     """One edge from each source outside a collapsed neuron call into its node."""
-    ids, members = plan.ids, plan.neurons.members[key]
-    inside = set(members)
-    sources: dict[str, bool] = {}  # drawn source -> on a highlighted path
-    for m in members:
-        for i in m.inputs:
-            if i not in inside:
-                sources[ids[i]] = sources.get(ids[i], False) or i in plan.on_path
+    ids, notation = plan.ids, plan.notation
+    ported = _ported(plan, key)
+    side = _PORT_SIDE[plan.options.rankdir]
+    locals_ = _pre_activation_grads(plan.neurons, key) if plan.options.show_local else {}
     lines = []
     k = plan.index[node]
-    for source, hot in sources.items():
+    for n, i in enumerate(plan.neurons.sources(key)):
+        source = ids[i]
+        hot = i in plan.on_path
         plan.layout_edges.append((source, ids[node]))
-        lines.append(f'{source} -> {ids[node]} [id="e{k}_from_{source}"{_HOT if hot else ""}];')
+        head = f"{ids[node]}:p{n}:{side}" if ported else ids[node]
+        tip = f"{notation.name(i)} into {plan.neurons.name(key)}"
+        label = f", {_local_label(locals_[i])}" if i in locals_ else ""
+        lines.append(f'{source} -> {head} [id="e{k}_from_{source}", '
+                     f'tooltip="{_attr(tip)}"{label}{_HOT if hot else ""}];')
     return lines
+
+
+def _pre_activation_grads(neurons: Neurons, key: int) -> dict[Value, float]:
+    """dz/d(source) for each source of a neuron call, z its pre-activation: the factor
+    its delta (dL/dz) is multiplied by on the way back to that input (its weight, for
+    an input of an ``nn`` neuron), found by the chain rule over the call's nodes."""
+    z = neurons.pre_activation(key)
+    grads: dict[Value, float] = {z: 1.0}
+    for m in reversed(neurons.members[key]):
+        g = grads.get(m)
+        if g is None or m.is_leaf():
+            continue
+        for i, local in zip(m.inputs, m.local_grads):
+            grads[i] = grads.get(i, 0.0) + g * local
+    return {i: grads.get(i, 0.0) for i in neurons.sources(key)}
+
+
+def _local_label(local: float) -> str:
+    """An edge's label: the local derivative, small and dark grey beside the line."""
+    return f'label=<{_text(number(local))}>, fontsize={_LOCAL_SIZE}, fontcolor="#333333"'
 
 
 def _op_edges(plan: _Plan, node: Value) -> list[str]:
@@ -648,7 +992,7 @@ def _op_edges(plan: _Plan, node: Value) -> list[str]:
         this_current = is_current and current is not None and current[1] == position
         hot = i in plan.on_path or this_current
         if plan.options.show_local or hot:
-            attrs.append(f"label=<{number(local)}>")
+            attrs.append(_local_label(local))
         if this_current:
             attrs.append('class="current"')
         style = _HOT_CURRENT if this_current else (_HOT if hot else "")
@@ -724,9 +1068,11 @@ def _header(plan: _Plan) -> list[str]:
         "digraph chainrule {",
         # ordering=in: a node's inputs are laid out in operand order (a above b in a - b).
         # Collapsed networks connect every neuron to every neuron of the next layer:
-        # more room between layers and translucent edges keep them readable.
-        f'  graph [rankdir={options.rankdir}, fontname="{_FONT}", nodesep=0.2, '
-        f"ranksep={1.5 if collapsed else 0.35}, ordering=in"
+        # translucent edges keep them readable; tight spacing keeps a 2-16-16-1 MLP
+        # on one screen.
+        f'  graph [rankdir={options.rankdir}, fontname="{_FONT}", '
+        f"nodesep={0.1 if collapsed else 0.2}, "
+        f"ranksep={0.45 if collapsed else 0.35}, ordering=in"
         + (f", label=<{_text(title, lines=True)}>, labelloc=t, fontsize=14"
            if title is not None else "")
         + "];",
@@ -745,6 +1091,7 @@ def draw_graph(
     rankdir: str = "LR",
     show_grad: bool = True,
     show_local: bool = False,
+    local_grads: bool = False,
     highlight: Value | Iterable[Value] | None = None,
     group: str | None = None,
     collapse: bool = False,
@@ -766,14 +1113,20 @@ def draw_graph(
         root: the Value to draw, with everything it was computed from.
         rankdir: Graphviz direction, "LR" (inputs left, root right), "TB", "RL", "BT".
         show_grad: show each node's gradient cell.
-        show_local: write the local derivative d(out)/d(input) on every input edge.
+        local_grads: write the local derivative d(node)/d(input) on every input
+            edge, as a number in a small font: the factor the chain rule multiplies
+            by there (the page shows them beside its step-by-step sentences).
+        show_local: the same as ``local_grads`` (its older name).
         highlight: a Value (usually a leaf) or Values: draw every path from them to
             ``root`` in the highlight colour, with local derivatives on its edges
             (see ``engine.teach.paths.gradient_paths`` for the same paths as numbers).
         group: None, "neuron" or "layer": draw nodes made by ``nn`` modules in
             clusters per neuron (inside their layer) or per layer.
-        collapse: draw each ``nn`` neuron as one node showing its formula, data
-            and grad (its weights and bias are inside it).
+        collapse: draw each ``nn`` neuron call as one compact node (its weights and
+            bias inside it) showing its output's name and data and its delta
+            dL/dz at the pre-activation z (as the lectures write it), with a port
+            naming each input when it has at most ``PORTS_UP_TO`` inputs; with
+            ``local_grads`` its input edges carry dz/d(input) (the weights).
         grads: show these gradients instead of ``node.grad``; nodes absent from the
             mapping show ``grad ?`` (used to draw the backward pass step by step).
         current: ``(node, position)``: the edge from ``node.inputs[position]`` into
@@ -781,19 +1134,27 @@ def draw_graph(
         done: Values whose gradient is final; when given, the others are drawn faded.
         title: a caption above the drawing.
         parameters: the leaves to colour as parameters (e.g. ``model.parameters()``);
-            by default, leaves that an ``nn`` module lists as parameters, or whose
-            label looks like a weight or bias (``w``, ``w1``, ``w1.2.3``, ``b``, ``b1``,
-            ``weight``, ``bias``).
+            by default, the leaves that a module in the graph lists in its
+            ``parameters()`` (the scope protocol, ``engine.value.scope``).
 
-    Roles (fill colours, ``ROLE_COLOURS``): *output* is the root; *intermediate*
-    any node made by an op; among leaves, *parameter* as above, *constant* a leaf
-    without label (numbers mixed into an expression become those), *input* the rest.
+    Roles (fill colours, ``ROLE_COLOURS``) come from what a node is: *output* is
+    the root; *intermediate* any node made by an op; among leaves, *parameter* as
+    above, *input* a leaf fed to a model that is not its parameter, or any
+    labelled leaf, *constant* an unlabelled leaf (a number mixed into an
+    expression). Only in a bare expression (no module in the graph, no
+    ``parameters=``) is *parameter* guessed from the label (``w``, ``w1``,
+    ``w1.2.3``, ``b``, ``b1``, ``weight``, ``bias``, ``v12``, ``v_12``), and the
+    legend says the roles were guessed. In a batch graph (a neuron called once
+    per sample) each input says its sample: ``x1#2 [sample 2]``.
 
     Raises:
         TypeError / ValueError: an argument of the wrong type or value, naming it.
     """
+    if not isinstance(local_grads, bool):
+        raise TypeError(f"draw_graph: local_grads= takes True or False, got {local_grads!r}")
     options = _check_arguments(root, rankdir, show_grad, show_local, highlight, group,
                                collapse, grads, current, done, title, parameters)
+    options.show_local = options.show_local or local_grads
     plan = _plan(options)
     statements, counts = _node_statements(plan)
     edges = _edge_statements(plan)
@@ -803,4 +1164,4 @@ def draw_graph(
     leaves = {plan.ids[n] for n in plan.order if n.is_leaf() and n not in plan.neurons.of}
     drawn = len(set(plan.ids.values())) + counts[1]
     cost = _layout_cost(plan.layout_edges, leaves, drawn)
-    return Graph("\n".join(lines) + "\n", plan.ids, plan.edge_ids, counts, cost)
+    return Graph("\n".join(lines) + "\n", plan.ids, plan.edge_ids, counts, cost, _legend(plan))

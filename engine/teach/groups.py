@@ -89,6 +89,26 @@ class Neurons:
     members: dict[int, list[Value]] = field(default_factory=dict)  # call key -> its nodes
     output: dict[int, Value] = field(default_factory=dict)  # call key -> the node it outputs
 
+    def sources(self, key: int) -> list[Value]:
+        """The Values from outside a neuron call that its nodes read, in order of first use
+        (for an ``nn`` neuron: its inputs x1, x2, ..., then, in a batch, its parameters)."""
+        inside = set(self.members[key])
+        seen: dict[Value, None] = {}
+        for m in self.members[key]:
+            for i in m.inputs:
+                if i not in inside:
+                    seen.setdefault(i, None)
+        return list(seen)
+
+    def pre_activation(self, key: int) -> Value:
+        """The call's pre-activation z: the input of its output's one-input op (``a =
+        tanh(z)``) when that input is made inside the call; else the output itself (a
+        linear neuron's output is its z). A neuron's delta is dL/dz of this node."""
+        out = self.output[key]
+        if len(out.inputs) == 1 and out.inputs[0] in set(self.members[key]):
+            return out.inputs[0]
+        return out
+
     def name(self, key: int) -> str:
         owner = self.owner[key]
         calls = self.calls[id(owner)]
