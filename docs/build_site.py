@@ -217,7 +217,8 @@ def build_lite(out: Path) -> None:
     build_pyodide(lite / "static" / "pyodide")
     (lite / "jupyter-lite.json").write_text(json.dumps({
         "jupyter-lite-schema-version": 0,
-        "jupyter-config-data": {"appName": "chainrule in the browser"},
+        # exposeAppInBrowser: window.jupyterapp, which tests/test_site.py drives.
+        "jupyter-config-data": {"appName": "chainrule in the browser", "exposeAppInBrowser": True},
     }))
     run(sys.executable, "-m", "jupyter", "lite", "build", "--lite-dir", lite, "--output-dir", out,
         "--contents", lite / "files", "--no-sourcemaps",

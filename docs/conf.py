@@ -43,3 +43,7 @@ autodoc_default_options = {"members": True, "undoc-members": False, "show-inheri
 autodoc_typehints = "description"
 # Attributes listed in a docstring become fields of the class, not second entries.
 napoleon_use_ivar = True
+
+# The docstrings are plain text, where |x| means an absolute value, not an RST
+# substitution: these keep it as written.
+rst_prolog = "\n".join(f".. |{name}| replace:: \\|{name}\\|" for name in ("x", "a"))
