@@ -10,7 +10,7 @@ NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 EPOCHS ?=
 comma := ,
 
-.PHONY: demo test lint typecheck venv notebook strip bench clean test-all suite site
+.PHONY: demo test lint typecheck venv notebook strip bench clean test-all suite site site-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -140,3 +140,8 @@ $(SITE_CACHE): $(SITE_STAMP) docs/build_site.py
 
 site: $(SITE_CACHE)
 	$(PY) docs/build_site.py
+
+# The site's tests (tests/test_site.py) on a fresh build: offline, served on 127.0.0.1,
+# notebook 01 run in JupyterLite in headless Chromium.
+site-test: site
+	CHAINRULE_SITE=build/site $(PY) -m pytest tests/test_site.py -v

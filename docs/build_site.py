@@ -52,6 +52,9 @@ LOCK_ROOTS = ["micropip", "packaging", "ipython", "jedi", "traitlets", "tqdm"]
 #: (piplite) at the versions installed here, so the widgets' front end matches.
 PIPLITE_WHEELS = ["ipywidgets", "jupyterlab_widgets", "comm", "latex2mathml"]
 
+#: MathJax (npm) typesets the docs' formulas, from the site itself.
+MATHJAX = "3.2.2"
+
 #: What each notebook needs in the browser beyond the bundled wheels.
 NEEDS = {
     "02_neuron_to_mlp.ipynb": "online",   # matplotlib, from Pyodide's distribution
@@ -103,6 +106,9 @@ def fetch() -> None:
         run("npm", "pack", f"pyodide@{version}", "--pack-destination", npm_dir, "--silent")
     with tarfile.open(tgz) as tar:
         lock = json.load(tar.extractfile("package/pyodide-lock.json"))  # type: ignore[arg-type]
+    mathjax = npm_dir / f"mathjax-{MATHJAX}.tgz"
+    if not mathjax.exists():
+        run("npm", "pack", f"mathjax@{MATHJAX}", "--pack-destination", npm_dir, "--silent")
     pins = [f"{name}=={lock['packages'][name]['version']}"
             for name in lock_closure(lock["packages"])]
     pins += [f"{name}=={metadata.version(name)}" for name in PIPLITE_WHEELS]
@@ -201,6 +207,18 @@ def build_docs(out: Path) -> None:
     except ImportError:
         print("build_site: PyTorch is not installed: notebook 05 is shown without outputs")
         env["CHAINRULE_SITE_SKIP"] = "05_to_pytorch"
+    # MathJax's combined TeX-to-HTML file and its fonts, served with the docs.
+    tgz = CACHE / "npm" / f"mathjax-{MATHJAX}.tgz"
+    if not tgz.exists():
+        raise SystemExit(f"build_site: {tgz.relative_to(ROOT)} missing: run `make site` online once")
+    static = src / "_static" / "mathjax"
+    with tarfile.open(tgz) as tar:
+        for member in tar.getmembers():
+            name = member.name.removeprefix("package/es5/")
+            if member.isfile() and (name == "tex-chtml.js"
+                                    or name.startswith("output/chtml/fonts/woff-v2/")):
+                (static / name).parent.mkdir(parents=True, exist_ok=True)
+                (static / name).write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
     run(sys.executable, "-m", "sphinx", "-b", "html", "-q",
         src, out, env=env)
 

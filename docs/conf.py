@@ -7,6 +7,7 @@ shows outputs made by this checkout.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -23,7 +24,10 @@ extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ex
 exclude_patterns = ["_build", "grading.md"]
 html_theme = "furo"
 html_title = f"chainrule {release}"
-html_static_path: list[str] = []
+# MathJax is served from the site (docs/build_site.py copies it into _static/), so the
+# formulas typeset with no network.
+html_static_path = ["_static"]
+mathjax_path = "mathjax/tex-chtml.js"
 html_show_sourcelink = False
 
 myst_enable_extensions = ["dollarmath", "amsmath"]
@@ -44,6 +48,11 @@ autodoc_typehints = "description"
 # Attributes listed in a docstring become fields of the class, not second entries.
 napoleon_use_ivar = True
 
-# The docstrings are plain text, where |x| means an absolute value, not an RST
-# substitution: these keep it as written.
-rst_prolog = "\n".join(f".. |{name}| replace:: \\|{name}\\|" for name in ("x", "a"))
+# The docstrings are plain text, where |x| is an absolute value, not an RST
+# substitution: keep it as written.
+def _keep_bars(app, what, name, obj, options, lines):
+    lines[:] = [re.sub(r"\|(\w+)\|", r"\\|\1\\|", line) for line in lines]
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _keep_bars)
