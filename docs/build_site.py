@@ -201,7 +201,17 @@ def build_docs(out: Path) -> None:
         install.setdefault("metadata", {}).setdefault("tags", []).append("remove-cell")
         nb["cells"][:2] = [title, notebook_banner(path.name), install]
         (src / "notebooks" / path.name).write_text(json.dumps(nb, indent=1))
-    env = dict(os.environ, CHAINRULE_ROOT=str(ROOT))
+    # The notebooks run in a kernel of this interpreter (the one with chainrule and the
+    # extras), not in whatever "python3" kernel the user's Jupyter has: JUPYTER_PATH is
+    # searched first.
+    spec = WORK / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (chainrule site build)", "language": "python"}))
+    env = dict(os.environ, CHAINRULE_ROOT=str(ROOT),
+               JUPYTER_PATH=os.pathsep.join(filter(None, [str(WORK / "jupyter"),
+                                                          os.environ.get("JUPYTER_PATH")])))
     try:
         import torch  # noqa: F401
     except ImportError:
