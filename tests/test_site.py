@@ -187,6 +187,8 @@ _PROGRESS = f"""(() => {{
   const status = w.sessionContext.session.kernel.status;
   return {{cells: cells.length, done, errors, status}};
 }})()"""
+#: Live ipywidgets views (the stepper's slider), rendered by the bundled jupyterlab_widgets.
+_SLIDERS = "document.querySelectorAll('.jp-OutputArea-output .widget-slider').length"
 _DRAWINGS = """(() => {
   const graphs = [...document.querySelectorAll('.jp-OutputArea-output .chainrule-graph')];
   return {graphs: graphs.length,
@@ -253,15 +255,23 @@ def test_notebook_runs_in_jupyterlite_offline(site_url, notebook, monkeypatch):
                 break
             time.sleep(0.5)
             drawings = page.evaluate(_DRAWINGS)
+        sliders = page.evaluate(_SLIDERS)
         page.evaluate("window.jupyterapp.shell.currentWidget.content.activeCellIndex = 6,"
                       " window.jupyterapp.shell.currentWidget.content.scrollToItem(6)")
         time.sleep(1)
         page.screenshot(shot)
+        if "stepper" in (ROOT / "notebooks" / notebook).read_text(encoding="utf-8"):
+            page.evaluate("document.querySelector('.widget-slider')"
+                          ".scrollIntoView({block: 'center'})")
+            time.sleep(1)
+            page.screenshot(ARTIFACTS / f"site-lite-{Path(notebook).stem}-stepper.png")
     print(f"{notebook}: kernel ready in {started:.0f} s, ran {progress['cells']} cells "
-          f"in {ran:.0f} s, {drawings['drawn']} drawings")
+          f"in {ran:.0f} s, {drawings['drawn']} drawings, {sliders} widget sliders")
     assert not progress["errors"], f"{notebook}: " + "; ".join(progress["errors"])
     assert drawings["graphs"] >= 3, f"{notebook}: expected its drawings, got {drawings}"
     assert drawings["drawn"] == drawings["graphs"], f"{notebook}: drawings not drawn: {drawings}"
+    if "stepper" in (ROOT / "notebooks" / notebook).read_text(encoding="utf-8"):
+        assert sliders >= 1, f"{notebook}: the stepper's widget did not render"
 
 
 @needs_site
