@@ -275,6 +275,34 @@ def test_notebook_runs_in_jupyterlite_offline(site_url, notebook, monkeypatch):
 
 
 @needs_site
+def test_a_plotting_notebook_offline_fails_only_for_matplotlib(site_url, monkeypatch):
+    """What the site says of 02-04: offline, only matplotlib (Pyodide's distribution) is missing.
+
+    The notebook stops at its first cell that imports matplotlib, and nothing before it
+    failed: chainrule and the bundled wheels were there. (Online, Pyodide fetches
+    matplotlib from its own servers; this machine cannot reach them, so that is untested.)
+    """
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no chromium on the PATH (Debian: apt-get install chromium)")
+    _offline_browser(monkeypatch)
+    notebook = "02_neuron_to_mlp.ipynb"
+    url = urljoin(site_url, f"lite/notebooks/index.html?path={notebook}")
+    with Browser(chromium, url, timeout=KERNEL_START) as page:
+        _wait(page, _KERNEL_IDLE, KERNEL_START)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        deadline = time.monotonic() + RUN_ALL
+        while not (progress := page.evaluate(_PROGRESS))["errors"]:
+            assert time.monotonic() < deadline, f"{notebook}: no error after {RUN_ALL} s"
+            time.sleep(0.5)
+    source = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in source["cells"] if c["cell_type"] == "code"]
+    first_plot = next(i for i, text in enumerate(code) if "import matplotlib" in text)
+    assert progress["errors"] == [f"cell {first_plot}: <class 'ModuleNotFoundError'>: "
+                                  "No module named 'matplotlib'"]
+
+
+@needs_site
 def test_docs_pages_render(site_url):
     """Screenshots of the landing page and a notebook page, to look at (tests/artifacts/)."""
     chromium = find_chromium()
