@@ -209,6 +209,10 @@ def build_docs(out: Path) -> None:
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (chainrule site build)", "language": "python"}))
+    if shutil.which("dot") is None:
+        print("build_site: Graphviz's dot is not installed: each drawing of the notebook pages "
+              "will carry its own copy of Viz.js (about 1.3 MB each, over the site's budget); "
+              "install Graphviz (apt-get install graphviz) for SVG drawings")
     env = dict(os.environ, CHAINRULE_ROOT=str(ROOT),
                JUPYTER_PATH=os.pathsep.join(filter(None, [str(WORK / "jupyter"),
                                                           os.environ.get("JUPYTER_PATH")])))
