@@ -10,7 +10,7 @@ NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 EPOCHS ?=
 comma := ,
 
-.PHONY: demo test lint typecheck venv notebook strip bench clean test-all suite
+.PHONY: demo test lint typecheck venv notebook strip bench clean test-all suite site site-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -122,3 +122,26 @@ bench: $(BENCH_STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-3.* .pytest_cache .hypothesis .mypy_cache build *.egg-info
+
+# The documentation site and the course in the browser (docs/build_site.py): build/site/
+# holds the docs (Sphinx) and lite/, a JupyterLite app. Installing the [site] extra and
+# fetching Pyodide and the wheels into build/site-cache/ needs the registries, once;
+# the build itself is offline. Serve the result with
+#   python3 -m http.server -d build/site -b 127.0.0.1 8000
+SITE_STAMP := $(VENV)/.installed-site
+SITE_CACHE := build/site-cache/.fetched
+$(SITE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[site]"
+	touch $@
+
+$(SITE_CACHE): $(SITE_STAMP) docs/build_site.py
+	$(PY) docs/build_site.py --fetch
+	touch $@
+
+site: $(SITE_CACHE)
+	$(PY) docs/build_site.py
+
+# The site's tests (tests/test_site.py) on a fresh build: offline, served on 127.0.0.1,
+# notebook 01 run in JupyterLite in headless Chromium.
+site-test: site
+	CHAINRULE_SITE=build/site $(PY) -m pytest tests/test_site.py -v
