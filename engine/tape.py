@@ -137,24 +137,24 @@ def _find_layers(nodes: list[Value], index: dict[Value, int], batched: list[bool
         for x in node.inputs:
             users[index[x]] = node
 
-    def weight(node: Value) -> bool:  # a leaf that is the same for every sample
+    def weight(node: Any) -> bool:  # a leaf that is the same for every sample
         return node._a is None and node not in is_input
 
-    def inner(node: Value, owner: Value) -> bool:  # used once, by owner, in its scope
+    def inner(node: Any, owner: Value) -> bool:  # used once, by owner, in its scope
         i = index[node]
         return uses[i] == 1 and users[i] is owner and node._scope == owner._scope
 
     def chain(top: Value) -> tuple[list[Value], list[Value], Value | None, list[Value]] | None:
         """(weights, inputs, bias, nodes) of ``top`` = w1*x1 + ... + wn*xn (+ b), or None."""
         bias = None
-        node = top
+        node: Any = top  # an interior node here: its _a (and _b, for add and mul) are set
         members = [top]
         if node.op == "add" and weight(node._b) and node._a.op in ("add", "mul"):
             bias, node = node._b, node._a
             if not inner(node, top):
                 return None
             members.append(node)
-        terms = []
+        terms: list[Any] = []
         while node.op == "add":
             term, rest = node._b, node._a
             if term.op != "mul" or not inner(term, node) or not inner(rest, node):
