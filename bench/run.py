@@ -12,9 +12,11 @@ off, several repeats (median and min-max), and ratios to micrograd:
 * W5: a 64-32-10 MLP trained on scikit-learn's digits with ``fit(compiled=True)``.
 
 Usage: ``python bench/run.py [--quick] [--only W1,W3] [--out FILE]``. A full run
-writes ``bench/results/latest.md`` (what the README quotes); a quick or partial
-one writes ``bench/results/partial.md`` unless ``--out`` says otherwise. Timings
-on a shared machine are noisy: compare engines within one run, not across runs.
+writes ``bench/results/python-X.Y.md`` for the Python it runs on (``make bench``
+runs it on every installed version; the README quotes 3.11 and 3.13); a quick one
+``quick-python-X.Y.md``, a partial one (``--only``, ``--repeats``)
+``partial-python-X.Y.md``, unless ``--out`` says otherwise. Timings on a shared
+machine are noisy: compare engines within one run, not across runs or versions.
 """
 
 from __future__ import annotations
@@ -299,6 +301,10 @@ def bench_w4(n: int, report) -> dict:
     return results
 
 
+W5_BATCH = 32  # batches of 32, Adam lr 0.01, 20 epochs (see bench/NOTES.md for how chosen)
+W5_EPOCHS = 20
+
+
 def bench_w5(report, epochs: int) -> dict | None:
     try:
         from sklearn.datasets import load_digits
@@ -319,7 +325,7 @@ def bench_w5(report, epochs: int) -> dict | None:
     optimizer = nn.Adam(model.parameters(), lr=0.01)
     start = time.perf_counter()
     nn.fit(model, [X[i] for i in train], [y[i] for i in train], loss="cross_entropy",
-           optimizer=optimizer, epochs=epochs, batch_size=64, seed=0, progress=False,
+           optimizer=optimizer, epochs=epochs, batch_size=W5_BATCH, seed=0, progress=False,
            compiled=True)
     seconds = time.perf_counter() - start
     from nn.compiled import record
@@ -385,7 +391,7 @@ def markdown(info: dict, quick: bool, w1: dict, w2: dict, w3: dict, w4: dict,
                          [[e, f"{b:.0f}", how] for e, (b, how) in w4.items()]))
         out.append("")
     if w5:
-        out.append("## W5: digits, MLP 64-32-10 (tanh), Adam, batches of 64, "
+        out.append(f"## W5: digits, MLP 64-32-10 (tanh), Adam, batches of {W5_BATCH}, "
                    "fit(compiled=True)")
         out.append("")
         out.append(f"{w5['epochs']} epochs on {w5['train']} images in "
@@ -408,13 +414,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--w4", help=argparse.SUPPRESS)  # one W4 measurement, in a subprocess
     parser.add_argument("--w4-nodes", type=int, default=100_000, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None,
-                        help="the report file (default: results/latest.md for a full run, "
-                             "results/partial.md with --quick, --only or --repeats)")
+                        help="the report file (default: results/python-X.Y.md for a full "
+                             "run, results/quick-python-X.Y.md with --quick, "
+                             "results/partial-python-X.Y.md with --only or --repeats)")
     args = parser.parse_args(argv)
     if args.out is None:  # a quick or partial run never overwrites the full results
-        partial = args.quick or args.only != parser.get_default("only") or args.repeats
+        version = "python-{}.{}.md".format(*sys.version_info[:2])
+        partial = args.only != parser.get_default("only") or args.repeats
+        kind = "partial-" if partial else "quick-" if args.quick else ""
         args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                "partial.md" if partial else "latest.md")
+                                kind + version)
     if args.w4:
         print(*w4_bytes_per_node(args.w4, args.w4_nodes))
         return 0
@@ -439,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     if "W4" in only:
         w4 = bench_w4(100_000, report)
     if "W5" in only and available("chainrule-tape"):
-        w5 = bench_w5(report, epochs=10 if args.quick else 30)
+        w5 = bench_w5(report, epochs=W5_EPOCHS)
     text = markdown(info, args.quick, w1, w2, w3, w4, w5)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
