@@ -10,7 +10,7 @@ NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 EPOCHS ?=
 comma := ,
 
-.PHONY: demo test lint typecheck venv notebook strip bench clean test-all suite site site-test
+.PHONY: demo test lint typecheck venv notebook strip bench bench-one clean test-all suite site site-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -107,17 +107,35 @@ $(TORCH_STAMP): | $(PY)
 suite: $(TORCH_STAMP) $(STAMP)
 	$(PY) -m pytest
 
-# The benchmark suite (bench/run.py): chainrule vs micrograd vs PyTorch. Writes
-# bench/results/latest.md. `make bench BENCH_ARGS=--quick` for a shorter run
-# (written to bench/results/partial.md, so the full results stay).
-# PyTorch first, pinned to the CPU wheel, as .ci/run does.
+# The benchmark suite (bench/run.py): chainrule vs micrograd vs PyTorch, on every
+# Python of PYTHONS that is installed (found as test-all finds them), each in its own
+# .venv-X.Y with the [bench] extra; PyTorch only where its CPU wheel exists
+# ($(TORCH_PYTHON)). Each version writes its own table, bench/results/python-X.Y.md,
+# ratios to micrograd within it. `make bench BENCH_ARGS=--quick` for a shorter run
+# (written to bench/results/quick-python-X.Y.md, so the full results stay);
+# `make bench PYTHONS=3.13` for one version.
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): pyproject.toml | $(PY)
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $@
 
-bench: $(BENCH_STAMP)
+bench:
+	@done_=; skipped=; failed=; \
+	for v in $(PYTHONS); do \
+		py=$$($(find_python)); \
+		if [ -z "$$py" ]; then \
+			echo "bench: Python $$v not found (no python$$v on the PATH, none under pyenv)"; \
+			skipped="$$skipped $$v"; continue; \
+		fi; \
+		echo "bench: Python $$v: $$py in .venv-$$v"; \
+		if $(MAKE) --no-print-directory bench-one PYTHON="$$py" VENV=.venv-$$v; then \
+			done_="$$done_ $$v"; else failed="$$failed $$v"; fi; \
+	done; \
+	echo "bench: ran on:$${done_:- none}$${skipped:+; skipped, not installed:$$skipped}$${failed:+; FAILED on:$$failed}"; \
+	[ -z "$$failed" ]
+
+# One version's run (called by bench with PYTHON and VENV set).
+bench-one: $(TORCH_STAMP) $(BENCH_STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:

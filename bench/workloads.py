@@ -9,7 +9,9 @@ every engine the same way. Engines:
   its own closure style for W3 (0.1.0 has neither);
 * ``torch-scalar``: PyTorch with one 0-d float64 tensor per scalar;
 * ``torch-batched``: PyTorch the usual way, one tensor per layer or level;
-* ``chainrule-tape``: chainrule's compiled tape (``engine.tape``) for W1/W5.
+* ``chainrule, gc_paused``: W1's plain step inside ``engine.gc_paused()``;
+* ``chainrule-tape``: chainrule's compiled tape (``engine.tape``, layers fused into
+  matrix products) for W1/W5; ``tape, unfused``: the same replayed node by node.
 
 All engines start from the same weights and data (seeded), so their first
 losses agree; ``run.py`` checks that.
@@ -128,14 +130,28 @@ def w1_chainrule(X, y, weights):
     return step
 
 
-def w1_chainrule_tape(X, y, weights):
+def w1_chainrule_paused(X, y, weights):
+    """The plain step inside ``engine.gc_paused()``, as its docstring advises for a loop
+    of one's own (Value graphs hold no cycles: reference counting frees them)."""
+    from engine import gc_paused
+
+    step = w1_chainrule(X, y, weights)
+
+    def paused():
+        with gc_paused():
+            return step()
+
+    return paused
+
+
+def w1_chainrule_tape(X, y, weights, fuse=True):
     """The same step through ``nn.compiled.fit_step`` (what ``fit(compiled=True)`` runs)."""
     from nn.compiled import fit_step
     from nn.losses import hinge_loss
 
     model = _chainrule_mlp(weights)
     params = model.parameters()
-    run = fit_step(model, hinge_loss, params, 2 * ALPHA)
+    run = fit_step(model, hinge_loss, params, 2 * ALPHA, fuse=fuse)
 
     def step():
         model.zero_grad()
@@ -218,9 +234,16 @@ def w1_torch_batched(X, y, weights):
     return step
 
 
+def w1_chainrule_tape_unfused(X, y, weights):
+    """The tape replayed node by node (``fuse=False``): the reference the fused one equals."""
+    return w1_chainrule_tape(X, y, weights, fuse=False)
+
+
 W1 = {
     "chainrule": w1_chainrule,
+    "chainrule, gc_paused": w1_chainrule_paused,
     "chainrule-tape": w1_chainrule_tape,
+    "tape, unfused": w1_chainrule_tape_unfused,
     "micrograd": w1_micrograd,
     "torch-scalar": w1_torch_scalar,
     "torch-batched": w1_torch_batched,
