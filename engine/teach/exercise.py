@@ -324,8 +324,8 @@ class Exercise:
         if n == 0:
             return "other", (f"grad({name}) gets nothing from any node above it: "
                              "it does not feed the output")
-        rule = (f"grad({name}) is the sum over the {n} nodes it feeds of "
-                "grad(node) * d(node)/d(" + name + ")") if n > 1 else \
+        rule = (f"grad({name}) is the sum of {n} contributions grad(node) * d(node)/d({name}), "
+                f"one per edge out of {name} (into {', '.join(through)})") if n > 1 else \
                (f"grad({name}) = grad({through[0]}) * d({through[0]})/d({name})")
         if n > 1 and n <= MAX_SUBSET:
             for size in range(1, n):

@@ -33,7 +33,7 @@
     var total = contrib.reduce(function (a, b) { return a + b; }, 0), m = parts.length;
     if (k === D.root) return "the gradient of the output with respect to itself is d" + name + "/d" + name;
     if (m === 0) return "grad(" + name + ") gets nothing from any node above it: it does not feed the output";
-    var rule = m > 1 ? "grad(" + name + ") is the sum over the " + m + " nodes it feeds of grad(node) * d(node)/d(" + name + ")"
+    var rule = m > 1 ? "grad(" + name + ") is the sum of " + m + " contributions grad(node) * d(node)/d(" + name + "), one per edge out of " + name + " (into " + through.join(", ") + ")"
       : "grad(" + name + ") = grad(" + through[0] + ") * d(" + through[0] + ")/d(" + name + ")";
     if (m > 1 && m <= D.maxSubset) {
       for (var size = 1; size < m; size++) {
