@@ -97,3 +97,53 @@ def test_labels_are_text_on_the_page(chromium, tmp_path):
         browser.wait_for(f"{FEEDBACK} !== ''")
         assert "<img src=x onerror=alert(1)>" in browser.evaluate(FEEDBACK)
         assert browser.evaluate("document.querySelectorAll('img').length") == 0
+
+
+def test_predict_mode_hides_each_step_until_a_guess_is_revealed(chromium, tmp_path):
+    from engine import explain
+    from engine.teach.notation import number
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b + a.tanh()
+    c.label = "c"
+    steps = explain(c)
+    page = steps.to_html(tmp_path / "predict.html", forward=False, predict=True)
+    rows = "Array.from(document.querySelectorAll('table.steps tbody tr')).filter(tr => !tr.hidden).length"
+    with Browser(chromium, page.resolve().as_uri() + "#step=3") as browser:  # no peeking by URL
+        browser.wait_for("window.chainrule && window.chainrule.ready")
+        assert browser.evaluate("document.body.dataset.step") == "0"
+        assert browser.evaluate(rows) == 0
+        assert browser.evaluate("document.getElementById('predict').hidden") is True
+        browser.click("#next")
+        # asked, not shown: still step 0, Next disabled, the contribution nowhere in the text
+        assert browser.evaluate("document.body.dataset.asking") == "1"
+        assert browser.evaluate("document.body.dataset.step") == "0"
+        assert browser.evaluate("document.getElementById('next').disabled") is True
+        assert "Predict step 1" in browser.evaluate("document.getElementById('predict-question').textContent")
+        browser.screenshot(ARTIFACTS / "predict_asking.png")
+        # a wrong guess, then Reveal
+        wrong = steps[0].contribution + 5
+        browser.click("#guess")
+        browser.send("Input.insertText", {"text": repr(wrong)})
+        browser.click("#reveal")
+        browser.wait_for("document.body.dataset.step === '1'")
+        said = browser.evaluate("document.getElementById('predict-verdict').textContent")
+        assert said.startswith("Not quite") and number(steps[0].contribution) in said
+        assert browser.evaluate(rows) == 1
+        browser.screenshot(ARTIFACTS / "predict_revealed.png")
+        # the next one, guessed right (to the page's 4 digits)
+        browser.click("#next")
+        assert browser.evaluate("document.body.dataset.asking") == "2"
+        browser.click("#guess")
+        browser.send("Input.insertText", {"text": number(steps[1].contribution)})
+        browser.press("Enter", 13)
+        browser.wait_for("document.body.dataset.step === '2'")
+        assert browser.evaluate("document.getElementById('predict-verdict').textContent").startswith("Right")
+        assert browser.evaluate(rows) == 2
+        # going back needs no guess; going forward past what is revealed asks again
+        browser.click("#prev")
+        assert browser.evaluate("document.body.dataset.step") == "1"
+        browser.press("ArrowRight", 39)
+        assert browser.evaluate("document.body.dataset.step") == "2"
+        browser.press("ArrowRight", 39)
+        assert browser.evaluate("document.body.dataset.asking") == "3"
