@@ -217,3 +217,48 @@ def test_labels_are_escaped_on_the_page(tmp_path):
 def test_errors_name_the_argument_and_the_fix(call, error, message):
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+# --- predict, then reveal, in the notebook stepper ---------------------------------
+
+
+def explained():
+    from engine import explain
+
+    # by hand: c = a * b + a, a = 2, b = -3; step 1 passes grad(c) = 1 to a * b (1 * 1 = 1)
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b + a
+    c.label = "c"
+    return explain(c)
+
+
+def test_the_stepper_hides_the_next_step_until_a_guess_is_revealed():
+    pytest.importorskip("ipywidgets")
+    steps = explained()
+    box = steps.stepper(predict=True)
+    assert box.slider.max == 0 and "Predict step 1" in box.question.value
+    box.guess.value = "5"
+    box.reveal.click()
+    assert box.slider.max == 1 and box.slider.value == 1
+    assert box.verdict.value.startswith("Not quite") and "Predict step 2" in box.question.value
+    box.guess.value = "not a number"
+    box.reveal.click()
+    assert box.slider.max == 1 and "Type a number" in box.verdict.value
+    box.guess.value = repr(steps[1].contribution)
+    box.reveal.click()
+    assert box.slider.max == 2 and box.verdict.value.startswith("Right")
+
+
+def test_the_stepper_without_ipywidgets_shows_the_predict_page(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    out = explained().stepper(predict=True)
+    assert '"predict": true' in out.page and 'id="reveal"' in out.page
+
+
+def test_predict_must_be_a_bool(tmp_path):
+    with pytest.raises(TypeError, match="predict must be True or False"):
+        explained().stepper(predict="yes")
+    with pytest.raises(TypeError, match="predict must be True or False"):
+        explained().to_html(tmp_path / "p.html", predict=1)
