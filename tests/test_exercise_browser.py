@@ -147,3 +147,25 @@ def test_predict_mode_hides_each_step_until_a_guess_is_revealed(chromium, tmp_pa
         assert browser.evaluate("document.body.dataset.step") == "2"
         browser.press("ArrowRight", 39)
         assert browser.evaluate("document.body.dataset.asking") == "3"
+
+
+def test_without_dot_the_exercise_page_draws_in_the_browser_offline(chromium, tmp_path,
+                                                                    monkeypatch):
+    from engine.teach import draw as draw_module
+
+    which = draw_module.shutil.which
+    monkeypatch.setattr(draw_module.shutil, "which",
+                        lambda name, *a, **k: None if name == "dot" else which(name, *a, **k))
+    ex = exercise(carried_graph(), ask=["s", "u"])
+    page = ex.to_html(tmp_path / "exercise.html")
+    assert "<svg" not in page.read_text(encoding="utf-8").split("<script")[0]
+    with Browser(chromium, page.resolve().as_uri()) as browser:
+        browser.watch_network()
+        browser.wait_for("!!document.querySelector('svg g.node')")
+        type_into(browser, 0, "16")
+        type_into(browser, 1, "16")
+        browser.click("#check")
+        browser.wait_for(f"{FEEDBACK}.indexOf('all right') >= 0")
+        browser.screenshot(ARTIFACTS / "exercise_without_dot.png")
+        asked = [u for u in browser.requests() if not u.startswith("data:")]
+        assert asked == [page.resolve().as_uri()], asked
