@@ -191,6 +191,15 @@ def test_displays():
     assert "<table" in fb._repr_html_() and "Feedback(ok=False" in repr(fb)
 
 
+def test_gradients_below_the_asked_ones_are_hidden_too():
+    # grad(w) = grad(u) * x would give grad(u) away: asked u hides w and x, not s or L
+    ex = exercise(carried_graph(), ask=["u"])
+    rows = {row[0]: row[2] for row in ex._rows()}
+    assert rows == {"L": "1", "s": "16", "u": "?", "w": "hidden", "x": "hidden"}
+    shown = {ex.notation.name(n) for n in ex._shown_grads()}
+    assert shown == {"L", "s"}
+
+
 def test_labels_are_escaped_on_the_page(tmp_path):
     a = Value(2.0, label="<b>a</b>")
     y = a * a

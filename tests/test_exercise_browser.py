@@ -43,6 +43,8 @@ def type_into(browser: Browser, k: int, text: str) -> None:
 
 
 FEEDBACK = "document.getElementById('feedback').textContent"
+# the page's script has run (after watch_network's reload too: the old page may linger)
+LOADED = "document.readyState === 'complete' && !!window.chainruleCheck && !!document.getElementById('ans-0')"
 
 
 def verdict(k: int) -> str:
@@ -55,7 +57,7 @@ def test_the_page_checks_answers_in_place(chromium, tmp_path):
     index = {name: k for k, name in enumerate(ex.names)}
     with Browser(chromium, page.resolve().as_uri()) as browser:
         browser.watch_network()
-        browser.wait_for("document.readyState === 'complete'")
+        browser.wait_for(LOADED)
         assert browser.evaluate(FEEDBACK) == ""
         # a mistake at s, carried on consistently below it
         for name, text in {"s": "8", "u": "8", "w": "16", "x": "32"}.items():
@@ -90,7 +92,7 @@ def test_labels_are_text_on_the_page(chromium, tmp_path):
     y.label = "y"
     page = exercise(y, ask=[a]).to_html(tmp_path / "exercise.html")
     with Browser(chromium, page.resolve().as_uri()) as browser:
-        browser.wait_for("document.readyState === 'complete'")
+        browser.wait_for(LOADED)
         assert browser.evaluate("document.querySelectorAll('img').length") == 0
         type_into(browser, 0, "1")
         browser.click("#check")

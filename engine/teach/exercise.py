@@ -357,18 +357,29 @@ class Exercise:
 
     # --- display ----------------------------------------------------------------
 
+    def _hidden(self) -> set[Value]:
+        """The asked nodes and every node below them (toward the leaves): their
+        gradients are computed from the asked ones, so showing them would tell."""
+        hidden = set(self.ask)
+        for node in self.order:  # users before their inputs
+            if node in hidden:
+                hidden.update(node.inputs)
+        return hidden
+
     def _rows(self) -> list[list[str]]:
-        asked = set(self.ask)
+        asked, hidden = set(self.ask), self._hidden()
         return [[self.notation.name(n), number(n.data),
-                 "?" if n in asked else number(self._solution.get(n, 0.0))]
+                 "?" if n in asked else "hidden" if n in hidden
+                 else number(self._solution.get(n, 0.0))]
                 for n in self.order]
 
     def _shown_grads(self) -> dict[Value, float]:
-        asked = set(self.ask)
-        return {n: self._solution.get(n, 0.0) for n in self.order if n not in asked}
+        hidden = self._hidden()
+        return {n: self._solution.get(n, 0.0) for n in self.order if n not in hidden}
 
     def graph(self, **options: Any):
-        """The graph with the asked gradients hidden (``?``); options go to ``draw_graph``."""
+        """The graph with the asked gradients hidden (``?``), and those below them, which
+        would tell them; options go to ``draw_graph``."""
         from .draw import draw_graph
 
         return draw_graph(self.root, grads=self._shown_grads(), **options)
