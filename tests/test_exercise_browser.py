@@ -4,6 +4,7 @@ Screenshots are left in tests/artifacts/."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,8 @@ def test_predict_mode_hides_each_step_until_a_guess_is_revealed(chromium, tmp_pa
         assert browser.evaluate("document.body.dataset.step") == "0"
         assert browser.evaluate("document.getElementById('next').disabled") is True
         assert "Predict step 1" in browser.evaluate("document.getElementById('predict-question').textContent")
+        if shutil.which("dot"):  # the edge it asks about is pointed at
+            assert browser.evaluate("document.querySelectorAll('#graph g.edge.cr-current').length") >= 1
         browser.screenshot(ARTIFACTS / "predict_asking.png")
         # a wrong guess, then Reveal
         wrong = steps[0].contribution + 5

@@ -361,6 +361,9 @@
     document.getElementById("predict-verdict").textContent = "";
     guessBox.value = "";
     document.getElementById("next").disabled = true;
+    // point at the edge the gradient is about to travel back along (no numbers)
+    s.edges.forEach(function (id) { if (edgeEls[id]) edgeEls[id].classList.add("cr-current"); });
+    s.ops.forEach(function (id) { if (nodeEls[id]) nodeEls[id].classList.add("cr-op"); });
     document.body.dataset.asking = String(j);
     guessBox.focus();
   }
