@@ -10,10 +10,14 @@ User API (what a notebook needs)::
     from engine import Value, no_grad, gc_paused, draw_graph, gradient_paths, formula
     from engine import explain, gradcheck
     from engine import define_op, check_op
+    from engine import exercise
 
 ``define_op(name, forward, derivative)`` adds an op of your own to the rule
 table (backward, the tools and the tape then treat it as a built-in);
 ``check_op(op)`` grades its derivative with central differences.
+
+``exercise(root, ask=[...])`` asks for gradients by hand and checks them
+(``.check({name: value})``, with hints), in a notebook or as a page.
 
 ``explain(root)`` runs the backward pass and narrates it step by step;
 ``gradcheck(f, inputs)`` compares ``backward()`` with finite differences.
@@ -32,7 +36,10 @@ from .ops import RULES, Rule, define_op, remove_op
 
 # The teaching tools (engine/teach/) read the core; the core never imports them.
 from .teach import (  # noqa: E402  (after the core, which they read)
+    Answer,
+    Exercise,
     Explanation,
+    Feedback,
     GradcheckReport,
     GradcheckRow,
     GradientPath,
@@ -43,6 +50,7 @@ from .teach import (  # noqa: E402  (after the core, which they read)
     check_op,
     dot_available,
     draw_graph,
+    exercise,
     explain,
     formula,
     gradcheck,
@@ -81,5 +89,9 @@ __all__ = [
     "check_op",
     "OpCheckReport",
     "OpCheckRow",
+    "exercise",
+    "Exercise",
+    "Feedback",
+    "Answer",
     "__version__",
 ]

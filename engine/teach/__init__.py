@@ -21,6 +21,7 @@ One file per tool:
   (its HTML, CSS and script are the files in ``assets/``);
 * ``gradcheck.py``: backward() against finite differences;
 * ``grading.py``: a student's hand-derived gradient against backward();
+* ``exercise.py``: gradients to compute by hand, checked with hints (``exercise``);
 * ``opcheck.py``: an op's derivative rule against central differences (``check_op``);
 * ``tables.py``: how reports print as text and HTML;
 * ``files.py``: every file is written atomically (``atomic_write``).
@@ -30,6 +31,7 @@ They know nn modules only through the scope protocol documented at
 """
 
 from .draw import Graph, GraphTooLarge, dot_available, draw_graph
+from .exercise import Answer, Exercise, Feedback, exercise
 from .explain import Explanation, Step, explain
 from .formula import formula
 from .gradcheck import GradcheckReport, GradcheckRow, gradcheck
@@ -47,4 +49,5 @@ __all__ = [
     "check_gradients", "assert_gradients", "GradingReport", "GradingRow",
     "gradient_paths", "GradientPath",
     "check_op", "OpCheckReport", "OpCheckRow",
+    "exercise", "Exercise", "Feedback", "Answer",
 ]

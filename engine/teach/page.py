@@ -39,6 +39,7 @@ from __future__ import annotations
 import html
 import inspect
 import json
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -73,22 +74,31 @@ DRAWING_IN_BROWSER = (
 )
 
 
+#: In predict mode, a guess is right within this relative error (the page shows 4 digits).
+PREDICT_TOLERANCE = 5e-3
+
+
 def write_page(explanation: Explanation, path: str | Path, title: str | None = None,
-               graph: bool = True, forward: bool = True, **draw_options: Any) -> Path:
+               graph: bool = True, forward: bool = True, predict: bool = False,
+               **draw_options: Any) -> Path:
     """Write the step-through page to ``path`` (UTF-8, atomically) and return the path.
 
     ``graph=False`` leaves the drawing out (a table-only page); ``forward=False``
-    starts at the backward pass (no forward steps); other keyword options go to
-    ``draw_graph`` (e.g. ``rankdir="TB"``).
+    starts at the backward pass (no forward steps); ``predict=True`` is "predict,
+    then reveal": each backward step stays hidden (its row too) until the student
+    types a guess of its contribution and presses Reveal, and the page says whether
+    it was right (within ``PREDICT_TOLERANCE``, relative). Other keyword options go
+    to ``draw_graph`` (e.g. ``rankdir="TB"``).
 
     Raises:
-        TypeError: ``path`` is not a str or path, ``title`` not a str, ``graph`` or
-            ``forward`` not a bool.
+        TypeError: ``path`` is not a str or path, ``title`` not a str, ``graph``,
+            ``forward`` or ``predict`` not a bool.
     """
     if not isinstance(path, (str, Path)):
         raise TypeError(f"to_html: path must be a str or pathlib.Path, got "
                         f"{type(path).__name__} {path!r}")
-    page = render_page(explanation, title=title, graph=graph, forward=forward, **draw_options)
+    page = render_page(explanation, title=title, graph=graph, forward=forward,
+                       predict=predict, **draw_options)
     return atomic_write(Path(path), page)
 
 
@@ -102,7 +112,8 @@ class _Drawing(NamedTuple):
 
 
 def render_page(explanation: Explanation, title: str | None = None,
-                graph: bool = True, forward: bool = True, **draw_options: Any) -> str:
+                graph: bool = True, forward: bool = True, predict: bool = False,
+                **draw_options: Any) -> str:
     """The page's HTML text (see ``write_page``).
 
     The page is ``assets/page.html`` with the title, the drawing, the tables of
@@ -117,6 +128,9 @@ def render_page(explanation: Explanation, title: str | None = None,
     if not isinstance(forward, bool):
         raise TypeError(f"to_html: forward must be True or False (False: start at the "
                         f"backward pass), got {forward!r}")
+    if not isinstance(predict, bool):
+        raise TypeError(f"to_html: predict must be True or False (True: each step hidden "
+                        f"until the student guesses its contribution), got {predict!r}")
     root_name = explanation.names[explanation.root]
     title = visible(title) if title is not None else f"Backpropagation through {root_name}"
     drawing = _drawing(explanation, draw_options) if graph else _Drawing(None, None, None, "")
@@ -126,6 +140,8 @@ def render_page(explanation: Explanation, title: str | None = None,
                            constants=not hides) if forward else []
     data = _data(explanation, drawing.graph, fsteps, forward)
     data["title"] = title
+    data["predict"] = predict
+    data["predictTolerance"] = PREDICT_TOLERANCE
     data["dot"] = drawing.dot
     data["minTextPx"] = MIN_TEXT_PX
     data["installHint"] = INSTALL_GRAPHVIZ  # if the browser cannot lay the graph out either
@@ -367,6 +383,8 @@ def _data(explanation: Explanation, drawn: Graph | None, fsteps: list[ForwardSte
             "grad": number(s.grad), "short": _short(s.grad),
             "colour": grad_colour(s.grad) if drawn else "", "sentence": s.sentence(),
             "edges": edge_list, "ops": op_ids,
+            # the number a guess is compared with (JSON has no nan or inf)
+            "value": s.contribution if math.isfinite(s.contribution) else None,
         })
     computed: dict[Value, int] = {}
     fdata = []

@@ -60,15 +60,17 @@ class PageOutput:
                 "shown as HTML in a notebook)")
 
 
-def _page_fallback(explanation: Explanation, draw_options: dict) -> PageOutput:
+def _page_fallback(explanation: Explanation, draw_options: dict,
+                   predict: bool = False) -> PageOutput:
     """The page instead of the slider (it has both passes: it starts with the forward)."""
     from .page import render_page
 
     print(NO_IPYWIDGETS)
-    return PageOutput(render_page(explanation, forward=True, **draw_options))
+    return PageOutput(render_page(explanation, forward=True, predict=predict, **draw_options))
 
 
-def stepper(explanation: Explanation, forward: bool = False, **draw_options: Any):
+def stepper(explanation: Explanation, forward: bool = False, predict: bool = False,
+            **draw_options: Any):
     """A slider to step through the forward and backward pass inside a notebook.
 
     The ``phase`` switch chooses the forward pass (step k: the k-th node computed
@@ -81,30 +83,83 @@ def stepper(explanation: Explanation, forward: bool = False, **draw_options: Any
     Returns an ``ipywidgets.VBox``; its ``.phase`` (``ToggleButtons``), ``.slider``
     and ``.text`` and ``.picture`` (both ``ipywidgets.HTML``) are the parts.
 
+    ``predict=True`` is "predict, then reveal": the backward pass's slider goes only
+    as far as the steps revealed; the next step's contribution stays hidden until
+    the student types a guess into ``.guess`` and presses ``.reveal`` (Reveal), and
+    ``.verdict`` says whether it was right (within ``page.PREDICT_TOLERANCE``,
+    relative). The page fallback has the same mode.
+
     Without ipywidgets (``pip install ipywidgets``, the ``[notebook]`` extra) it
     prints how to get it and returns a ``PageOutput``: the step-through page of
     ``Explanation.to_html``, which shows itself in the notebook's output.
 
     Raises:
-        TypeError: ``forward`` is not a bool.
+        TypeError: ``forward`` or ``predict`` is not a bool.
     """
     if not isinstance(forward, bool):
         raise TypeError(f"stepper: forward must be True or False (True: start with the "
                         f"forward pass), got {forward!r}")
+    if not isinstance(predict, bool):
+        raise TypeError(f"stepper: predict must be True or False (True: each step hidden "
+                        f"until the student guesses its contribution), got {predict!r}")
     try:
         import ipywidgets as widgets
     except ImportError:
-        return _page_fallback(explanation, draw_options)
+        return _page_fallback(explanation, draw_options, predict)
 
     hides = getattr(explanation, "hidden_constants", 0) > 0
     fsteps = forward_steps(explanation.root, explanation.notation, constants=not hides)
     phase = widgets.ToggleButtons(options=[FORWARD, BACKWARD],
                                   value=FORWARD if forward else BACKWARD, description="pass")
+    revealed = [0]  # predict mode: how many backward steps have been revealed
+
+    def backward_max() -> int:
+        return revealed[0] if predict else len(explanation)
+
     slider = widgets.IntSlider(value=0, min=0,
-                               max=len(fsteps) if forward else len(explanation),
+                               max=len(fsteps) if forward else backward_max(),
                                description="step", continuous_update=False)
     text = widgets.HTML()
     picture = widgets.HTML()
+    question = widgets.HTML()
+    guess = widgets.Text(placeholder="your guess", description="guess")
+    reveal = widgets.Button(description="Reveal")
+    verdict = widgets.HTML()
+
+    def ask() -> None:
+        r = revealed[0]
+        if r >= len(explanation):
+            question.value = "<p>All steps revealed.</p>"
+            return
+        s = explanation[r]
+        question.value = html.escape(
+            f"Predict step {r + 1}: grad({s.input_name}) += grad({s.node_name}) * "
+            f"d({s.node_name})/d({s.input_name}). What is this contribution?")
+
+    def on_reveal(button: Any = None) -> None:
+        from .page import PREDICT_TOLERANCE
+
+        r = revealed[0]
+        if r >= len(explanation):
+            return
+        try:
+            value = float(guess.value.strip())
+        except ValueError:
+            verdict.value = "Type a number first, then Reveal."
+            return
+        s = explanation[r]
+        right = abs(value - s.contribution) <= PREDICT_TOLERANCE * max(1.0, abs(s.contribution))
+        revealed[0] = r + 1
+        verdict.value = html.escape(
+            ("Right: " if right else f"Not quite: you guessed {guess.value.strip()}; ")
+            + f"the contribution is {s.product()} = {number(s.contribution)}.")
+        guess.value = ""
+        if phase.value == BACKWARD:
+            slider.max = backward_max()
+            slider.value = revealed[0]
+        ask()
+
+    reveal.on_click(on_reveal)
 
     def draw(drawn: Any) -> None:
         try:
@@ -142,13 +197,18 @@ def stepper(explanation: Explanation, forward: bool = False, **draw_options: Any
     def switch(change: Any = None) -> None:
         was = slider.value
         slider.value = 0  # shows step 0 of the new pass (if the value changed)
-        slider.max = len(fsteps) if phase.value == FORWARD else len(explanation)
+        slider.max = len(fsteps) if phase.value == FORWARD else backward_max()
         if was == 0:
             show()
 
     slider.observe(show, names="value")
     phase.observe(switch, names="value")
     show()
-    box = widgets.VBox([phase, slider, text, picture])
+    parts = [phase, slider, text]
+    if predict:
+        ask()
+        parts += [question, widgets.HBox([guess, reveal]), verdict]
+    box = widgets.VBox(parts + [picture])
     box.phase, box.slider, box.text, box.picture = phase, slider, text, picture
+    box.question, box.guess, box.reveal, box.verdict = question, guess, reveal, verdict
     return box

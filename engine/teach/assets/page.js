@@ -190,7 +190,7 @@
   });
   var stepRows = Array.prototype.slice.call(document.querySelectorAll("table.steps tbody tr"));
   stepRows.forEach(function (tr, i) {
-    tr.addEventListener("click", function () { show(F + i + 1); });
+    tr.addEventListener("click", function () { go(F + i + 1); });
   });
   var forwardRows = Array.prototype.slice.call(
     document.querySelectorAll("table.forward tbody tr"));
@@ -342,18 +342,79 @@
     } catch (err) { /* file: URLs */ }
   }
 
-  document.getElementById("prev").addEventListener("click", function () { show(pos - 1); });
-  document.getElementById("next").addEventListener("click", function () { show(pos + 1); });
+  // Predict, then reveal (D.predict): a backward step is shown only after the student
+  // has committed a guess of its contribution; until then the table hides its row.
+  var revealed = 0, asking = 0;
+  var predictBox = document.getElementById("predict");
+  var guessBox = document.getElementById("guess");
+  function hideUnrevealed() {
+    if (!D.predict) return;
+    stepRows.forEach(function (tr, i) { tr.hidden = i >= revealed; });
+  }
+  function ask(j) {  // ask for backward step j's contribution
+    asking = j;
+    var s = D.steps[j - 1];
+    predictBox.hidden = false;
+    document.getElementById("predict-question").textContent =
+      "Predict step " + j + ": grad(" + s.inputName + ") += grad(" + s.nodeName + ") * d(" +
+      s.nodeName + ")/d(" + s.inputName + "). What is this contribution?";
+    document.getElementById("predict-verdict").textContent = "";
+    guessBox.value = "";
+    document.getElementById("next").disabled = true;
+    // point at the edge the gradient is about to travel back along (no numbers)
+    s.edges.forEach(function (id) { if (edgeEls[id]) edgeEls[id].classList.add("cr-current"); });
+    s.ops.forEach(function (id) { if (nodeEls[id]) nodeEls[id].classList.add("cr-op"); });
+    document.body.dataset.asking = String(j);
+    guessBox.focus();
+  }
+  function go(p) {
+    p = Math.max(0, Math.min(total, p | 0));
+    var k = p - F;
+    if (D.predict && k > revealed) {
+      show(F + revealed);
+      ask(revealed + 1);
+      return;
+    }
+    show(p);
+  }
+  function reveal() {
+    if (!asking) return;
+    var text = guessBox.value.trim(), guess = Number(text), verdict = document.getElementById("predict-verdict");
+    if (text === "" || !isFinite(guess)) { verdict.textContent = "Type a number first, then Reveal."; return; }
+    var s = D.steps[asking - 1], right = s.value === null ? false :
+      Math.abs(guess - s.value) <= D.predictTolerance * Math.max(1, Math.abs(s.value));
+    revealed = Math.max(revealed, asking);
+    var j = asking;
+    asking = 0;
+    delete document.body.dataset.asking;
+    hideUnrevealed();
+    show(F + j);
+    predictBox.hidden = false;
+    verdict.className = right ? "right" : "wrong";
+    verdict.textContent = (right ? "Right: " : "Not quite: you guessed " + text + "; ") +
+      "the contribution is " + s.product + ".";
+    document.getElementById("predict-question").textContent = "Step " + j + " revealed. Press Next to predict the next one.";
+  }
+  if (D.predict) {
+    document.getElementById("reveal").addEventListener("click", reveal);
+    guessBox.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { ev.preventDefault(); reveal(); }
+    });
+    hideUnrevealed();
+  }
+  document.getElementById("prev").addEventListener("click", function () { go(pos - 1); });
+  document.getElementById("next").addEventListener("click", function () { go(pos + 1); });
   var toForward = document.getElementById("to-forward");
   toForward.hidden = !D.hasForward;
   toForward.addEventListener("click", function () { show(0); });
   document.getElementById("to-backward").addEventListener("click", function () { show(F); });
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") show(pos + 1);
+    if (ev.target && ev.target.tagName === "INPUT") return;  // typing a guess
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") go(pos + 1);
     else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") show(pos - 1);
     else if (ev.key === "Home") show(0);
-    else if (ev.key === "End") show(total);
+    else if (ev.key === "End") go(total);
     else if (ev.key === "b" || ev.key === "B") show(F);
     else if (ev.key === "+" || ev.key === "=") zoomAt(1.25);
     else if (ev.key === "-" || ev.key === "_") zoomAt(0.8);
@@ -363,8 +424,9 @@
   });
   var mb = /step=(\d+)/.exec(location.hash), mf = /forward=(\d+)/.exec(location.hash);
   pos = mb ? F + parseInt(mb[1], 10) : mf ? Math.min(parseInt(mf[1], 10), nf) : 0;
+  if (D.predict && pos - F > revealed) pos = F + revealed;  // no peeking through the URL
   window.chainrule = {
-    show: function (k) { show(F + k); },  // backward step k (0: the seed)
+    show: function (k) { go(F + k); },  // backward step k (0: the seed)
     forward: function (k) { show(k); },   // forward step k (0: only the inputs known)
     position: function () { return pos; },
     step: function () { return pos < F ? pos : pos - F; },
