@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,12 +57,17 @@ PIPLITE_WHEELS = ["ipywidgets", "jupyterlab_widgets", "comm", "latex2mathml"]
 MATHJAX = "3.2.2"
 
 #: What each notebook needs in the browser beyond the bundled wheels.
-NEEDS = {
-    "02_neuron_to_mlp.ipynb": "online",   # matplotlib, from Pyodide's distribution
-    "03_training.ipynb": "online",
-    "04_lecture_examples.ipynb": "online",
-    "05_to_pytorch.ipynb": "desktop",     # PyTorch has no build for the browser
-}
+def needs(path: Path) -> str | None:
+    """What a notebook needs in the browser: "desktop" (PyTorch, which has no build for
+    it), "online" (matplotlib or NumPy: Pyodide's own distribution, loaded from its
+    servers) or None (it runs offline). Read from the notebook's imports."""
+    code = "\n".join("".join(cell["source"]) for cell in json.loads(
+        path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "code")
+    if re.search(r"^\s*(import|from) torch\b", code, re.M):
+        return "desktop"
+    if re.search(r"^\s*(import|from) (matplotlib|numpy)\b", code, re.M):
+        return "online"
+    return None
 
 
 def pyodide_version() -> str:
@@ -174,7 +180,7 @@ def build_wheel(dest: Path) -> Path:
 
 def notebook_banner(name: str) -> dict:
     """The markdown cell put on top of a notebook's docs page: the link to run it."""
-    need = NEEDS.get(name)
+    need = needs(NOTEBOOKS / name)
     link = f"../lite/notebooks/index.html?path={name}"
     if need == "desktop":
         text = ("This notebook needs PyTorch, which does not run in the browser: "

@@ -34,9 +34,20 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ["CHAINRULE_SITE"]).resolve() if os.environ.get("CHAINRULE_SITE") else None
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
+def _needs():
+    """docs/build_site.py's ``needs``: what a notebook needs in the browser."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_site", ROOT / "docs" / "build_site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.needs
+
+
 #: Notebooks that run in the browser with no connection (the others load matplotlib
-#: from Pyodide's servers, or need PyTorch); docs/build_site.py's NEEDS says the same.
-OFFLINE_NOTEBOOKS = ["01_chain_rule.ipynb"]
+#: from Pyodide's servers, or need PyTorch), by the rule the docs pages state.
+OFFLINE_NOTEBOOKS = [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
+                     if _needs()(p) is None]
 
 #: Seconds for the kernel to start and for a whole notebook to run, on 2 shared cores.
 KERNEL_START = 240
