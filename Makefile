@@ -10,7 +10,7 @@ NOTEBOOK_STAMP := $(VENV)/.installed-notebook
 EPOCHS ?=
 comma := ,
 
-.PHONY: demo test lint typecheck venv notebook strip bench bench-one clean test-all suite site site-test
+.PHONY: demo test lint typecheck venv notebook strip bench bench-one clean test-all suite site site-test grader
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,16 @@ $(TORCH_STAMP): | $(PY)
 suite: $(TORCH_STAMP) $(STAMP)
 	$(PY) -m pytest
 
+# nbgrader in an environment of its own (tests/test_grading_nbgrader.py grades a sample
+# assignment with it end to end), so its pins never meet the test environment's.
+GRADER_STAMP := .venv-grader/.installed
+$(GRADER_STAMP):
+	$(PYTHON) -m venv .venv-grader
+	.venv-grader/bin/python -m pip install --quiet "nbgrader>=0.9,<0.10"
+	touch $@
+
+grader: $(GRADER_STAMP)
+
 # The benchmark suite (bench/run.py): chainrule vs micrograd vs PyTorch, on every
 # Python of PYTHONS that is installed (found as test-all finds them), each in its own
 # .venv-X.Y with the [bench] extra; PyTorch only where its CPU wheel exists
@@ -139,7 +149,7 @@ bench-one: $(TORCH_STAMP) $(BENCH_STAMP)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-3.* .pytest_cache .hypothesis .mypy_cache build *.egg-info
+	rm -rf $(VENV) .venv-3.* .venv-grader .pytest_cache .hypothesis .mypy_cache build *.egg-info
 
 # The documentation site and the course in the browser (docs/build_site.py): build/site/
 # holds the docs (Sphinx) and lite/, a JupyterLite app. Installing the [site] extra and
