@@ -14,20 +14,12 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import Browser, find_chromium
+from browser import Browser
 
 from engine import Value, dot_available, draw_graph
 from engine.teach.draw import INSTALL_HINT
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-@pytest.fixture
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("Chromium is not installed (Debian package chromium; CI installs it)")
-    return path
 
 
 @pytest.fixture

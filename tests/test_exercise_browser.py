@@ -7,34 +7,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-from browser import Browser, find_chromium
+from browser import Browser
+from test_exercise import carried_graph
 
 from engine import Value, exercise
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("headless Chromium not found: browser test skipped "
-                    "(install the Debian package chromium; CI does)")
-    return path
-
-
-def carried_graph():
-    """x = 2, w = 3, u = x * w, s = u + x, L = s * s. By hand: grad(s) = 2 s = 16,
-    grad(u) = 16, grad(w) = 16 x = 32, grad(x) = 16 w + 16 = 64."""
-    x, w = Value(2.0, label="x"), Value(3.0, label="w")
-    u = x * w
-    u.label = "u"
-    s = u + x
-    s.label = "s"
-    L = s * s
-    L.label = "L"
-    return L
 
 
 def type_into(browser: Browser, k: int, text: str) -> None:

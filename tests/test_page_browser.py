@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import Browser, find_chromium
+from browser import Browser
 
 from engine import Value, explain
 from engine.teach import draw as draw_module
@@ -21,15 +21,6 @@ from engine.teach.page import chain_lines
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 GRAPH_EXPECTED = shutil.which("dot") is not None
 READY = "window.chainrule && window.chainrule.ready && document.readyState === 'complete'"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = find_chromium()
-    if path is None:
-        pytest.skip("headless Chromium not found: browser test skipped "
-                    "(install the Debian package chromium; CI does)")
-    return path
 
 
 def needs_dot():
